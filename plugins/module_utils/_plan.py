@@ -1,0 +1,618 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) memtier engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This is a private module_utils file of memtier.pmem: it is not part of the collection's
+# public API and may change at any time.
+"""What to do: planners that read a Host and return actions, and the one place that applies them.
+
+A planner never changes the host.  It returns a list of ``Action`` (each one command line or one
+named step) and raises ``PmemError`` with a message that names the option and the way out when
+the request cannot or must not be done.  ``apply`` runs the actions; the modules then read the
+host again and derive ``changed`` and ``diff`` from the two states.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
+    SYS_MEMORY, PmemError, check_device_name, check_namespace_name, human_size, is_uuid,
+    kmem_range_blocks, parse_size, region_id,
+)
+
+MIN_KERNEL_KMEM = (5, 1)
+MIN_KERNEL_HOTREMOVE = (5, 3)
+MIN_DAXCTL = 66
+
+
+class Action:
+    """One step: a command line (``argv``) or a named step with arguments."""
+
+    def __init__(self, kind, target, argv=None, **args):
+        self.kind = kind
+        self.target = target
+        self.argv = argv
+        self.args = args
+
+    def describe(self):
+        if self.argv:
+            return ' '.join(self.argv)
+        details = ' '.join('%s=%s' % item for item in sorted(self.args.items()))
+        return ('%s %s %s' % (self.kind, self.target, details)).strip()
+
+    def __repr__(self):
+        return 'Action(%s)' % self.describe()
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving what the user named
+# ---------------------------------------------------------------------------------------------
+
+def find_namespace(host, name=None, uuid=None, option='name'):
+    """The namespace with this name and/or uuid, or None; ambiguous names are an error."""
+    candidates = host.namespaces
+    if name is not None:
+        candidates = [ns for ns in candidates if ns.name == name]
+    if uuid is not None:
+        candidates = [ns for ns in candidates if ns.uuid == uuid]
+    if len(candidates) > 1:
+        raise PmemError('%s=%s matches %d namespaces (%s); give its uuid instead'
+                        % (option, name or uuid, len(candidates), ', '.join(ns.dev for ns in candidates)))
+    return candidates[0] if candidates else None
+
+
+def resolve_device(host, device=None, namespace=None):
+    """The dax device named by ``device`` or by ``namespace`` (name or uuid)."""
+    if device is not None:
+        check_device_name(device)
+        found = host.dax_device(device)
+        if found is None:
+            known = ', '.join(dev.dev for dev in host.dax_devices) or 'none'
+            raise PmemError('device=%s does not exist (dax devices on this host: %s); create a devdax '
+                            'namespace first with memtier.pmem.pmem_namespace' % (device, known))
+        return found
+    if is_uuid(namespace):
+        ns = find_namespace(host, uuid=namespace.lower(), option='namespace')
+    else:
+        check_namespace_name(namespace, 'namespace')
+        ns = find_namespace(host, name=namespace, option='namespace')
+    if ns is None:
+        known = ', '.join(n.name or n.uuid or n.dev for n in host.namespaces) or 'none'
+        raise PmemError('namespace=%s does not exist (namespaces on this host: %s); create it with '
+                        'memtier.pmem.pmem_namespace' % (namespace, known))
+    if ns.mode != 'devdax' or not ns.chardev:
+        raise PmemError('namespace=%s (%s) is in %s mode and has no dax device; make it devdax with '
+                        'memtier.pmem.pmem_namespace mode=devdax force=true (destroys its data)'
+                        % (namespace, ns.dev, ns.mode))
+    found = host.dax_device(ns.chardev)
+    if found is None:
+        raise PmemError('namespace=%s points at %s, which daxctl does not list; check that the dax '
+                        'drivers are loaded (modprobe dax_pmem)' % (namespace, ns.chardev))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# pmem_namespace
+# ---------------------------------------------------------------------------------------------
+
+def namespace_differences(ns, want):
+    """{setting: (have, want)} for the settings the user asked for that differ."""
+    diffs = {}
+    if ns.mode != want['mode']:
+        diffs['mode'] = (ns.mode, want['mode'])
+    if want.get('size') is not None and ns.raw_size != want['size']:
+        diffs['size'] = (ns.raw_size, want['size'])
+    if want.get('map') and want['mode'] in ('fsdax', 'devdax') and ns.map != want['map']:
+        diffs['map'] = (ns.map, want['map'])
+    if want.get('align') is not None and ns.align != want['align']:
+        diffs['align'] = (ns.align, want['align'])
+    if want.get('region') is not None and ns.region != want['region']:
+        diffs['region'] = ('region%s' % ns.region, 'region%s' % want['region'])
+    return diffs
+
+
+def in_use_reasons(host, ns):
+    """Why destroying or re-initialising this namespace would pull memory or data from under a user."""
+    reasons = []
+    if ns.chardev:
+        dev = host.dax_device(ns.chardev)
+        if dev is not None and dev.mode == 'system-ram':
+            reasons.append('%s is in system-ram mode with %d of %d memory blocks online; take it back first '
+                           'with memtier.pmem.memory_online state=offline and memtier.pmem.dax_reconfigure '
+                           'mode=devdax' % (dev.dev, dev.online_memblocks, dev.total_memblocks))
+        elif host.holders(ns.chardev):
+            reasons.append('/dev/%s is open by process(es) %s; stop them first'
+                           % (ns.chardev, ', '.join(str(pid) for pid in host.holders(ns.chardev))))
+    if ns.blockdev:
+        for node in (ns.blockdev, ns.blockdev + 's'):
+            mounts = host.mounted(node)
+            if mounts:
+                reasons.append('/dev/%s is mounted on %s; unmount it first' % (node, ', '.join(mounts)))
+            elif host.holders(node):
+                reasons.append('/dev/%s is open by process(es) %s; stop them first'
+                               % (node, ', '.join(str(pid) for pid in host.holders(node))))
+    return reasons
+
+
+def refuse_if_in_use(host, ns, what):
+    reasons = in_use_reasons(host, ns)
+    if reasons:
+        raise PmemError('refusing to %s namespace %s (%s): %s'
+                        % (what, ns.name or ns.uuid or ns.dev, ns.dev, '; '.join(reasons)))
+
+
+def create_argv(region, want):
+    argv = ['ndctl', 'create-namespace', '--region=region%d' % region.id, '--mode=%s' % want['mode']]
+    if want.get('size') is not None:
+        argv.append('--size=%d' % want['size'])
+    if want.get('name'):
+        argv.append('--name=%s' % want['name'])
+    if want.get('uuid'):
+        argv.append('--uuid=%s' % want['uuid'])
+    if want.get('map') and want['mode'] in ('fsdax', 'devdax'):
+        argv.append('--map=%s' % want['map'])
+    if want.get('align') is not None:
+        argv.append('--align=%d' % want['align'])
+    return argv
+
+
+def needs_labels(host, region):
+    """A region that shows one legacy (label-less) raw namespace and no free space."""
+    legacy = [ns for ns in host.namespaces if ns.region == region.id and ns.legacy]
+    return legacy[0] if legacy else None
+
+
+def check_fits(region, want, reclaimed=0):
+    size = want.get('size')
+    if size is None:
+        if region.max_available_extent + reclaimed <= 0:
+            raise PmemError('region=%s has no free space; free some with memtier.pmem.pmem_namespace '
+                            'state=absent or choose another region' % region.dev)
+        return
+    if size % region.align:
+        lower = size // region.align * region.align
+        raise PmemError('size=%s is not a multiple of %s alignment (%s); use %s or %s'
+                        % (human_size(size), region.dev, human_size(region.align),
+                           human_size(lower) if lower else 'omit size',
+                           human_size(lower + region.align)))
+    room = max(region.max_available_extent, region.available_size) + reclaimed
+    if size > room:
+        raise PmemError('size=%s does not fit in %s: %s is free (largest extent %s); use a smaller size, '
+                        'omit size to take all free space, or choose another region'
+                        % (human_size(size), region.dev, human_size(region.available_size + reclaimed),
+                           human_size(region.max_available_extent + reclaimed)))
+
+
+def plan_namespace(host, params):
+    """Actions that make the namespace named in params present or absent."""
+    want = normalize_namespace_params(params)
+    ns = find_namespace(host, want.get('name'), want.get('uuid'),
+                        option='name' if want.get('name') else 'uuid')
+    region = None
+    if want.get('region') is not None:
+        region = host.region(want['region'])
+        if region is None:
+            known = ', '.join(r.dev for r in host.regions) or 'none'
+            raise PmemError('region=%s does not exist (regions on this host: %s)' % (params['region'], known))
+
+    if want['state'] == 'absent':
+        if ns is None:
+            return []
+        refuse_if_in_use(host, ns, 'destroy')
+        return [Action('destroy', ns.dev, ['ndctl', 'destroy-namespace', '--force', ns.dev])]
+
+    if ns is None and region is not None:
+        legacy = needs_labels(host, region)
+        if legacy is not None:
+            return plan_label_less(host, region, legacy, want, params)
+
+    if ns is not None:
+        diffs = namespace_differences(ns, want)
+        if not diffs:
+            return []
+        if not want['force']:
+            raise PmemError('namespace %s (%s) exists with other settings: %s; set force: true to destroy and '
+                            'recreate it (this destroys its data)'
+                            % (want.get('name') or want.get('uuid'), ns.dev,
+                               ', '.join('%s %s, wanted %s' % (key, _show(key, have), _show(key, wanted))
+                                         for key, (have, wanted) in sorted(diffs.items()))))
+        refuse_if_in_use(host, ns, 'reconfigure')
+        target = region or host.region(ns.region)
+        check_fits(target, want, reclaimed=ns.raw_size if target.id == ns.region else 0)
+        if ns.legacy:
+            return [Action('convert', ns.dev, convert_argv(ns, want))]
+        return [Action('destroy', ns.dev, ['ndctl', 'destroy-namespace', '--force', ns.dev]),
+                Action('create', target.dev, create_argv(target, want))]
+
+    if region is None:
+        region = pick_region(host, want)
+    check_fits(region, want)
+    return [Action('create', region.dev, create_argv(region, want))]
+
+
+def plan_label_less(host, region, legacy, want, params):
+    """A region with no label index: initialise labels (opt-in) or convert its one namespace whole."""
+    if want['init_labels'] and legacy.mode == 'raw':
+        refuse_if_in_use(host, legacy, 'initialise the labels of the region that holds')
+        dimms = host.region_dimms(region.id)
+        actions = [Action('init_labels', region.dev, None, dimms=','.join(dimms))]
+        fake = _after_init(region)
+        check_fits(fake, want)
+        actions.append(Action('create', region.dev, create_argv(region, want)))
+        return actions
+    if want.get('size') is not None or want.get('align') is not None:
+        raise PmemError('region=%s is label-less (one fixed %s namespace, %s, no free space): it cannot be '
+                        'sub-divided. Set init_labels: true to give it a label index (discards %s), or omit '
+                        'size and align and set force: true to convert the whole namespace'
+                        % (region.dev, legacy.mode, human_size(legacy.raw_size), legacy.dev))
+    if legacy.mode == want['mode'] and not namespace_differences(legacy, dict(want, region=None)):
+        return []
+    if not want['force']:
+        raise PmemError('region=%s is label-less: its one namespace %s (%s, mode %s) can only be converted whole. '
+                        'Set force: true to convert it to %s (destroys its data), or init_labels: true to '
+                        'sub-divide the region' % (region.dev, legacy.dev, human_size(legacy.raw_size),
+                                                   legacy.mode, want['mode']))
+    refuse_if_in_use(host, legacy, 'convert')
+    return [Action('convert', legacy.dev, convert_argv(legacy, want))]
+
+
+def convert_argv(ns, want):
+    argv = ['ndctl', 'create-namespace', '--force', '--reconfig=%s' % ns.dev, '--mode=%s' % want['mode']]
+    if want.get('map') and want['mode'] in ('fsdax', 'devdax'):
+        argv.append('--map=%s' % want['map'])
+    return argv
+
+
+class _after_init:
+    """What a region looks like once its labels are initialised: all of it free."""
+
+    def __init__(self, region):
+        self.dev = region.dev
+        self.id = region.id
+        self.align = region.align
+        self.available_size = region.size
+        self.max_available_extent = region.size
+
+
+def pick_region(host, want):
+    regions = [r for r in host.regions if r.type == 'pmem' and not needs_labels(host, r)]
+    size = want.get('size') or 1
+    for region in regions:
+        if region.max_available_extent >= size:
+            return region
+    if not host.regions:
+        raise PmemError('this host has no persistent memory regions (ndctl list -R is empty); check that '
+                        'the NVDIMMs are visible to the kernel (nfit, libnvdimm)')
+    raise PmemError('no region has room for size=%s (free: %s); set region, a smaller size, or '
+                    'init_labels: true for a region that has no label index'
+                    % (human_size(want.get('size')) if want.get('size') else 'any',
+                       ', '.join('%s %s' % (r.dev, human_size(r.available_size)) for r in host.regions)))
+
+
+def _show(key, value):
+    return human_size(value) if key == 'size' and isinstance(value, int) else value
+
+
+def normalize_namespace_params(params):
+    want = {
+        'state': params.get('state', 'present'),
+        'mode': params.get('mode') or 'devdax',
+        'map': params.get('map'),
+        'force': bool(params.get('force')),
+        'init_labels': bool(params.get('init_labels')),
+        'name': params.get('name'),
+        'uuid': params.get('uuid'),
+        'size': None, 'align': None, 'region': None,
+    }
+    if not want['name'] and not want['uuid']:
+        raise PmemError('one of name or uuid is required: it is how the namespace is found again on every run')
+    if want['name'] is not None:
+        check_namespace_name(want['name'])
+    if want['uuid'] is not None:
+        if not is_uuid(want['uuid']) or want['uuid'].strip('0-') == '':
+            raise PmemError("uuid=%s is not a uuid: use the form 'a1b2c3d4-0000-4000-8000-123456789abc'"
+                            % want['uuid'])
+        want['uuid'] = want['uuid'].lower()
+    if params.get('size') not in (None, '', 0, '0'):
+        want['size'] = parse_size(params['size'])
+    if params.get('align') not in (None, ''):
+        want['align'] = parse_size(params['align'], 'align')
+    if params.get('region') not in (None, ''):
+        want['region'] = region_id(params['region'])
+    if want['map'] and want['mode'] not in ('fsdax', 'devdax'):
+        raise PmemError('map=%s only applies to mode fsdax or devdax, not %s; remove map'
+                        % (want['map'], want['mode']))
+    return want
+
+
+def predict_namespace(ns, want, actions):
+    """What the namespace will look like after the actions (for check mode's diff)."""
+    if want['state'] == 'absent':
+        return None
+    if not actions:
+        return ns.to_dict() if ns else None
+    after = dict(ns.to_dict()) if ns and actions[-1].kind == 'convert' else {}
+    region = next((a.target for a in actions if a.kind == 'create'), after.get('region'))
+    after.update({'name': want.get('name') if not after.get('label_less') else None,
+                  'mode': want['mode'], 'region': region})
+    if want.get('uuid'):
+        after['uuid'] = want['uuid']
+    if want.get('size') is not None:
+        after['size'] = want['size']
+    if want.get('map'):
+        after['map'] = want['map']
+    if want.get('align') is not None:
+        after['align'] = want['align']
+    return after
+
+
+# ---------------------------------------------------------------------------------------------
+# dax_reconfigure and memory_online
+# ---------------------------------------------------------------------------------------------
+
+def online_argv(dev, movable):
+    argv = ['daxctl', 'online-memory']
+    if not movable:
+        argv.append('--no-movable')
+    return argv + [dev.dev]
+
+
+def plan_online(host, dev, movable, force, timeout):
+    """Actions that leave every memory block of a system-ram device online in the wanted zone."""
+    zone = 'Movable' if movable else 'Normal'
+    wrong = [b for b in dev.blocks if b.online and b.zone != zone]
+    if wrong:
+        if not force:
+            raise PmemError('%s has %d memory block(s) online in zone %s, wanted %s (movable=%s); set '
+                            'movable to match, or force: true to offline and re-online them (takes the memory '
+                            'away for a moment and fails if the kernel has pinned it)'
+                            % (dev.dev, len(wrong), ', '.join(sorted(set(b.zone or '?' for b in wrong))), zone,
+                               movable))
+        return [Action('offline', dev.dev, None, timeout=timeout), Action('online', dev.dev, online_argv(dev, movable))]
+    if dev.online_memblocks < dev.total_memblocks:
+        return [Action('online', dev.dev, online_argv(dev, movable))]
+    return []
+
+
+def plan_offline(host, dev, timeout):
+    if dev.online_memblocks:
+        if not host.kernel_at_least(*MIN_KERNEL_HOTREMOVE):
+            raise PmemError('kernel %s cannot hot-remove memory (5.3 or later is needed); reboot without the '
+                            'system-ram configuration to get the memory back' % host.kernel_release)
+        return [Action('offline', dev.dev, None, timeout=timeout)]
+    return []
+
+
+def check_can_hotplug(host, dev):
+    """Everything that makes `daxctl reconfigure-device --mode=system-ram` fail, with its fix."""
+    if not host.kernel_at_least(*MIN_KERNEL_KMEM):
+        raise PmemError('kernel %s cannot use persistent memory as system RAM: the kmem driver needs Linux 5.1 '
+                        'or later' % host.kernel_release)
+    if dev.model == 'dax-class':
+        raise PmemError('%s uses the old dax-class device model (dax_pmem_compat), in which daxctl cannot '
+                        'reconfigure devices ("device model is dax-class"). Run `daxctl migrate-device-model`, '
+                        'then reload the dax modules (disable the devdax namespaces, modprobe -r '
+                        'dax_pmem_compat, modprobe dax_pmem, enable them) or reboot; the memtier.pmem.system_ram '
+                        'role does this' % dev.dev)
+    major = host.tool_major('daxctl')
+    if major is not None and major < MIN_DAXCTL:
+        raise PmemError('daxctl %s is too old: reconfigure-device needs v%d or later'
+                        % (host.tool_version('daxctl'), MIN_DAXCTL))
+    problem = host.kmem_problem()
+    if problem:
+        raise PmemError(problem)
+    policy = host.auto_online_blocks
+    if policy not in ('offline', 'unknown'):
+        raise PmemError('the kernel onlines hot-added memory by itself (%s/auto_online_blocks = %s), so daxctl '
+                        'refuses system-ram ("kernel policy will auto-online memory") or the memory lands in '
+                        'the kernel\'s zone, not the one asked for. Set it to offline (echo offline > '
+                        '%s/auto_online_blocks, and memhp_default_state=offline on the kernel command line), '
+                        'or let the memtier.pmem.system_ram role do it' % (SYS_MEMORY, policy, SYS_MEMORY))
+
+
+class DeviceTracker:
+    """Finds the device once (by name or namespace), then follows it by name across re-reads."""
+
+    def __init__(self, params):
+        self.params = params
+        self.device = None
+
+    def snapshot(self, host):
+        if self.device is None:
+            self.device = resolve_device(host, self.params.get('device'), self.params.get('namespace'))
+        else:
+            self.device = host.dax_device(self.device.dev)
+        return self.device.to_dict() if self.device else None
+
+    def predict(self, host, actions):
+        return predict_device(host, self.device, actions)
+
+
+def check_timeout(params):
+    timeout = params.get('timeout')
+    if timeout is not None and timeout <= 0:
+        raise PmemError('timeout=%s must be a positive number of seconds' % timeout)
+    return timeout or 120
+
+
+def plan_memory(host, dev, params):
+    """memory_online: every block of the device online (in the wanted zone) or offline."""
+    timeout = check_timeout(params)
+    if params.get('state', 'online') == 'offline':
+        return plan_offline(host, dev, timeout)
+    if dev.mode != 'system-ram':
+        raise PmemError('%s is in %s mode, so it has no memory to online; hand it to the kernel first with '
+                        'memtier.pmem.dax_reconfigure mode=system-ram' % (dev.dev, dev.mode))
+    movable = params.get('movable')
+    return plan_online(host, dev, True if movable is None else movable, bool(params.get('force')), timeout)
+
+
+def plan_reconfigure(host, dev, params):
+    mode = params['mode']
+    movable = params.get('movable', True)
+    movable = True if movable is None else movable
+    force = bool(params.get('force'))
+    timeout = check_timeout(params)
+    actions = []
+    if dev.state == 'disabled':
+        actions.append(Action('enable', dev.dev, ['daxctl', 'enable-device', dev.dev]))
+    if mode == 'system-ram':
+        if dev.mode != 'system-ram':
+            check_can_hotplug(host, dev)
+            actions.append(Action('reconfigure', dev.dev,
+                                  ['daxctl', 'reconfigure-device', '--mode=system-ram', '--no-online', dev.dev]))
+            if params.get('online', True):
+                actions.append(Action('online', dev.dev, online_argv(dev, movable)))
+        elif params.get('online', True):
+            actions.extend(plan_online(host, dev, movable, force, timeout))
+        return actions
+    # mode == devdax
+    if dev.mode == 'system-ram':
+        if dev.online_memblocks and not force:
+            raise PmemError('%s has %d of %d memory blocks online (%s of system RAM on node %s); taking them away '
+                            'needs force: true, or offline them first with memtier.pmem.memory_online '
+                            'state=offline' % (dev.dev, dev.online_memblocks, dev.total_memblocks,
+                                               human_size(dev.online_memblocks * host.block_size),
+                                               dev.target_node))
+        actions.extend(plan_offline(host, dev, timeout))
+        if not host.kernel_at_least(*MIN_KERNEL_HOTREMOVE):
+            raise PmemError('kernel %s cannot return system-ram to devdax (hot-remove needs 5.3 or later)'
+                            % host.kernel_release)
+        actions.append(Action('reconfigure', dev.dev,
+                              ['daxctl', 'reconfigure-device', '--mode=devdax', dev.dev]))
+    return actions
+
+
+def predict_device(host, dev, actions):
+    """The device's expected state after the actions (for check mode's diff)."""
+    after = dev.to_dict()
+    total = after['total_memblocks']
+    if not total and host.block_size:
+        total = sum(len(kmem_range_blocks(start, size, host.block_size)) for start, size in host.dax_ranges(dev.dev))
+    for action in actions:
+        if action.kind == 'enable':
+            after['state'] = 'enabled'
+        elif action.kind == 'reconfigure':
+            mode = [arg for arg in action.argv if arg.startswith('--mode=')][0][len('--mode='):]
+            after['mode'] = mode
+            after['total_memblocks'] = total if mode == 'system-ram' else 0
+            after['online_memblocks'] = 0
+            after['movable'] = None
+            after['zones'] = []
+        elif action.kind == 'online':
+            movable = '--no-movable' not in action.argv
+            after['online_memblocks'] = after['total_memblocks'] or total
+            after['movable'] = movable
+            after['zones'] = ['Movable' if movable else 'Normal']
+        elif action.kind == 'offline':
+            after['online_memblocks'] = 0
+            after['movable'] = None
+            after['zones'] = []
+    return after
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying
+# ---------------------------------------------------------------------------------------------
+
+def apply(host, actions):
+    """Run the actions in order; returns the command lines that ran."""
+    ran = []
+    for action in actions:
+        if action.kind == 'init_labels':
+            ran.extend(init_labels(host, action))
+        elif action.kind == 'offline':
+            ran.extend(offline_memory(host, action.target, action.args['timeout']))
+        elif action.kind == 'online':
+            host.forget()
+            rc, out, err = host.runner.run(action.argv)
+            ran.append(action.describe())
+            # daxctl exits 1 ("detected a race") when some blocks were online already: judge by state.
+            host.forget()
+            dev = host.dax_device(action.target)
+            if dev is None or dev.online_memblocks < dev.total_memblocks or rc not in (0, 1):
+                raise PmemError('onlining %s failed (rc=%s): %s' % (action.target, rc, (err or out).strip()),
+                                device=dev.to_dict() if dev else None)
+        else:
+            host.run(action.argv)
+            ran.append(action.describe())
+        host.forget()
+    return ran
+
+
+def init_labels(host, action):
+    region = action.target
+    dimms = [d for d in action.args['dimms'].split(',') if d]
+    ran = []
+    host.run(['ndctl', 'disable-region', region])
+    ran.append('ndctl disable-region %s' % region)
+    try:
+        for dimm in dimms:
+            rc, out, err = host.runner.run(['ndctl', 'init-labels', dimm])
+            ran.append('ndctl init-labels %s' % dimm)
+            if rc != 0:
+                raise PmemError('%s has no label area (%s): the NVDIMM is label-less and %s cannot be sub-divided; '
+                                'set init_labels: false, omit size and set force: true to convert its one namespace '
+                                'whole' % (dimm, (err or out).strip(), region))
+    finally:
+        host.run(['ndctl', 'enable-region', region])
+        ran.append('ndctl enable-region %s' % region)
+    return ran
+
+
+def offline_memory(host, name, timeout):
+    """Offline every online block of a device within ``timeout`` seconds.
+
+    daxctl gives up at the first busy block, so after it fails the remaining blocks are tried one by
+    one through sysfs: a re-run finishes what can be finished, and what stays online is reported.
+    """
+    ran = []
+    deadline = time.time() + timeout
+    argv = ['timeout', '--signal=INT', '--kill-after=10', str(int(timeout)), 'daxctl', 'offline-memory', name]
+    rc, out, err = host.runner.run(argv)
+    ran.append(' '.join(argv))
+    host.forget()
+    dev = host.dax_device(name)
+    if dev is None:
+        return ran
+    errors = {}
+    timed_out = rc in (124, 130, 137) or time.time() > deadline
+    for block in sorted((b for b in dev.blocks if b.online), key=lambda b: -b.index):
+        if timed_out or time.time() > deadline:
+            errors[block.index] = 'time limit of %ss reached' % timeout
+            continue
+        error = host.runner.write('%s/memory%d/state' % (SYS_MEMORY, block.index), 'offline')
+        ran.append('echo offline > %s/memory%d/state' % (SYS_MEMORY, block.index))
+        if error:
+            errors[block.index] = error
+    host.forget()
+    dev = host.dax_device(name)
+    pinned = [b for b in dev.blocks if b.online]
+    if pinned:
+        raise PmemError(pinned_message(host, dev, pinned, errors, (err or out).strip()),
+                        device=dict(dev.to_dict(), pinned_blocks=[
+                            dict(b.to_dict(), error=errors.get(b.index)) for b in pinned]),
+                        commands=ran)
+    return ran
+
+
+def pinned_message(host, dev, pinned, errors, daxctl_said):
+    zones = sorted(set(b.zone or '?' for b in pinned))
+    why = []
+    if 'Normal' in zones:
+        why.append('memory onlined into ZONE_NORMAL (movable: false) can hold unmovable kernel allocations '
+                   '(slab, page tables) that cannot be migrated; they are usually only freed by a reboot. '
+                   'Online it movable (the default) next time')
+    if 'Movable' in zones:
+        why.append('pages in ZONE_MOVABLE could not be migrated in time (pinned for I/O, or no free memory '
+                   'elsewhere); free memory on other nodes and run again, or raise timeout')
+    return ('%s: %d of %d memory blocks stayed online (%s; zone %s, node %s; %s). The blocks that could be '
+            'offlined are offline; nothing else was changed. Why: %s.'
+            % (dev.dev, len(pinned), dev.total_memblocks,
+               ', '.join('memory%d' % b.index for b in pinned), '/'.join(zones),
+               '/'.join(sorted(set(str(b.node) for b in pinned))),
+               '; '.join(sorted(set(errors.values()))) or daxctl_said or 'busy', ' '.join(why)))

@@ -1,0 +1,725 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) memtier engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This is a private module_utils file of memtier.pmem: it is not part of the collection's
+# public API and may change at any time.
+"""One model of the host's persistent memory, read from ndctl, daxctl and sysfs.
+
+Everything that touches the host goes through a ``Runner`` (run a program, read or write a
+file, list a directory, read a link): the modules use ``ModuleRunner``, the unit tests replay
+recordings made on a real kernel with ``ReplayRunner``.  ``Host`` turns what the runner sees
+into plain objects (regions, namespaces, dax devices, memory blocks, NUMA nodes) and reads
+each source at most once, and only when asked.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+C_LOCALE = {'LANG': 'C', 'LC_ALL': 'C', 'LC_MESSAGES': 'C'}
+
+SYS_MEMORY = '/sys/devices/system/memory'
+SYS_NODE = '/sys/devices/system/node'
+SYS_DAX_BUS = '/sys/bus/dax/devices'
+SYS_DAX_CLASS = '/sys/class/dax'
+SYS_ND_BUS = '/sys/bus/nd/devices'
+DAX_PMEM_COMPAT = '/sys/bus/nd/drivers/dax_pmem_compat'
+KMEM_DRIVER = '/sys/bus/dax/drivers/kmem'
+
+DEVICE_RE = re.compile(r'^dax(\d+)\.(\d+)$')
+NAMESPACE_DEV_RE = re.compile(r'^namespace(\d+)\.(\d+)$')
+REGION_RE = re.compile(r'^(?:region)?(\d+)$')
+UUID_RE = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+# ndctl stores up to 63 bytes of name in the label; keep names to a portable, shell-safe set.
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$')
+NULL_UUID = '00000000-0000-0000-0000-000000000000'
+
+_UNITS = {'': 1, 'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30, 't': 1 << 40}
+_SIZE_RE = re.compile(r'^\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*$', re.IGNORECASE)
+
+
+class PmemError(Exception):
+    """A failure that the module reports as its message, with extra result keys."""
+
+    def __init__(self, msg, **details):
+        super(PmemError, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+class CommandError(PmemError):
+    """A program exited non-zero (or printed something we could not parse)."""
+
+    def __init__(self, argv, rc, out, err, msg=None):
+        text = (err or out or '').strip()
+        if msg is None:
+            msg = '%s failed (rc=%s): %s' % (' '.join(argv), rc, text or 'no output')
+        super(CommandError, self).__init__(msg, cmd=list(argv), rc=rc, stdout=out, stderr=err)
+        self.argv = list(argv)
+        self.rc = rc
+        self.out = out
+        self.err = err
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes and names
+# ---------------------------------------------------------------------------------------------
+
+def parse_size(value, option='size'):
+    """'12g', '512M', '1GiB', '4096' or an int -> bytes (binary units, as ndctl takes them)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise PmemError('%s must not be negative, got %s' % (option, value))
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise PmemError("%s=%r is not a size: use bytes or a number with k, m, g or t (binary), e.g. '12g'"
+                        % (option, value))
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def human_size(value):
+    """Bytes -> a short binary size string ('1006 MiB', '12 GiB', '1.50 GiB')."""
+    if value is None:
+        return None
+    for unit, shift in (('TiB', 40), ('GiB', 30), ('MiB', 20), ('KiB', 10)):
+        if value >= (1 << shift):
+            amount = value / float(1 << shift)
+            return ('%d %s' % (amount, unit)) if amount == int(amount) else ('%.2f %s' % (amount, unit))
+    return '%d B' % value
+
+
+def region_id(value, option='region'):
+    """'region0', '0' or 0 -> 0."""
+    match = REGION_RE.match(str(value).strip())
+    if not match:
+        raise PmemError("%s=%r is not a region: use a name such as 'region0' or its number '0' "
+                        "(see memtier.pmem.pmem_info or 'ndctl list -R')" % (option, value))
+    return int(match.group(1))
+
+
+def check_device_name(value, option='device'):
+    if not DEVICE_RE.match(str(value)):
+        raise PmemError("%s=%r is not a dax device name: use the form 'dax0.0' "
+                        "(see memtier.pmem.pmem_info or 'daxctl list')" % (option, value))
+    return value
+
+
+def check_namespace_name(value, option='name'):
+    if not NAME_RE.match(str(value)):
+        raise PmemError("%s=%r is not a valid namespace name: use 1 to 63 letters, digits, '.', '_' or '-', "
+                        "starting with a letter or digit" % (option, value))
+    return value
+
+
+def is_uuid(value):
+    return bool(UUID_RE.match(str(value)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The one seam that touches the host
+# ---------------------------------------------------------------------------------------------
+
+class ModuleRunner:
+    """Runs programs through AnsibleModule.run_command (argument lists, C locale) and reads sysfs."""
+
+    def __init__(self, module):
+        self.module = module
+        self._bins = {}
+
+    def _bin(self, name):
+        if name not in self._bins:
+            self._bins[name] = self.module.get_bin_path(name, required=True)
+        return self._bins[name]
+
+    def run(self, argv, data=None):
+        argv = [self._bin(argv[0])] + list(argv[1:])
+        rc, out, err = self.module.run_command(argv, data=data, environ_update=C_LOCALE)
+        return rc, out, err
+
+    def read(self, path):
+        try:
+            with open(path) as handle:
+                return handle.read()
+        except (IOError, OSError):
+            return None
+
+    def write(self, path, text):
+        """Write to a sysfs attribute; returns None or the OSError's strerror."""
+        try:
+            with open(path, 'w') as handle:
+                handle.write(text)
+            return None
+        except (IOError, OSError) as exc:
+            return exc.strerror or str(exc)
+
+    def listdir(self, path):
+        try:
+            return sorted(os.listdir(path))
+        except (IOError, OSError):
+            return None
+
+    def readlink(self, path):
+        try:
+            return os.readlink(path)
+        except (IOError, OSError):
+            return None
+
+    def exists(self, path):
+        return os.path.exists(path)
+
+
+class ReplayRunner:
+    """Answers from a recording (see tests/fixtures/record.py); used by the unit tests."""
+
+    def __init__(self, recording):
+        self.commands = recording.get('commands', {})
+        self.files = recording.get('files', {})
+        self.dirs = recording.get('dirs', {})
+        self.links = recording.get('links', {})
+        self.calls = []
+        self.writes = []
+
+    def run(self, argv, data=None):
+        key = ' '.join(argv)
+        self.calls.append(key)
+        if key not in self.commands:
+            raise AssertionError('no recording for command: %s' % key)
+        answer = self.commands[key]
+        return answer['rc'], answer['out'], answer['err']
+
+    def read(self, path):
+        return self.files.get(path)
+
+    def write(self, path, text):
+        self.writes.append((path, text))
+        return None
+
+    def listdir(self, path):
+        return self.dirs.get(path)
+
+    def readlink(self, path):
+        return self.links.get(path)
+
+    def exists(self, path):
+        return path in self.files or path in self.dirs or path in self.links
+
+
+class RecordingRunner:
+    """Wraps a runner and keeps what it saw, in ReplayRunner's format."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.recording = {'commands': {}, 'files': {}, 'dirs': {}, 'links': {}}
+
+    def run(self, argv, data=None):
+        rc, out, err = self.inner.run(argv, data=data)
+        self.recording['commands'][' '.join(argv)] = {'rc': rc, 'out': out, 'err': err}
+        return rc, out, err
+
+    def read(self, path):
+        value = self.inner.read(path)
+        if value is not None:
+            self.recording['files'][path] = value
+        return value
+
+    def write(self, path, text):
+        return self.inner.write(path, text)
+
+    def listdir(self, path):
+        value = self.inner.listdir(path)
+        if value is not None:
+            self.recording['dirs'][path] = value
+        return value
+
+    def readlink(self, path):
+        value = self.inner.readlink(path)
+        if value is not None:
+            self.recording['links'][path] = value
+        return value
+
+    def exists(self, path):
+        found = self.inner.exists(path)
+        if found:
+            # Record it as an (empty) directory listing so that replay answers the same.
+            if self.inner.listdir(path) is not None:
+                self.recording['dirs'].setdefault(path, self.inner.listdir(path))
+            else:
+                self.recording['files'].setdefault(path, self.inner.read(path) or '')
+        return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+
+def _int(value, default=None):
+    if value is None:
+        return default
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip(), 0)
+    except ValueError:
+        return default
+
+
+class Region:
+    def __init__(self, data):
+        self.dev = data['dev']
+        self.id = region_id(self.dev)
+        self.size = _int(data.get('size'), 0)
+        self.align = _int(data.get('align'), 16 << 20)
+        self.available_size = _int(data.get('available_size'), 0)
+        self.max_available_extent = _int(data.get('max_available_extent'), self.available_size)
+        self.type = data.get('type', 'pmem')
+        self.state = data.get('state', 'enabled')
+        self.numa_node = data.get('numa_node')
+        self.target_node = data.get('target_node')
+
+    def to_dict(self):
+        return {
+            'name': self.dev, 'id': self.id, 'size': self.size, 'align': self.align,
+            'available_size': self.available_size, 'max_available_extent': self.max_available_extent,
+            'type': self.type, 'state': self.state,
+        }
+
+
+class Namespace:
+    def __init__(self, data, raw_size=None, legacy=False):
+        self.dev = data['dev']
+        match = NAMESPACE_DEV_RE.match(self.dev)
+        self.region = int(match.group(1)) if match else None
+        self.mode = data.get('mode', 'raw')
+        self.map = data.get('map')
+        self.size = _int(data.get('size'), 0)
+        self.raw_size = raw_size if raw_size is not None else self.size
+        self.uuid = data.get('uuid')
+        self.name = data.get('name')
+        self.chardev = data.get('chardev')
+        self.blockdev = data.get('blockdev')
+        self.align = _int(data.get('align'))
+        self.sector_size = data.get('sector_size')
+        self.state = data.get('state', 'enabled')
+        # Legacy (label-less) namespaces cannot be named, resized or sub-divided.
+        self.legacy = legacy
+        daxregion = data.get('daxregion') or {}
+        if not self.chardev and daxregion.get('devices'):
+            self.chardev = daxregion['devices'][0].get('chardev')
+
+    @property
+    def is_seed(self):
+        """The empty, disabled namespace every labelled region shows for the next creation."""
+        return self.size == 0 and self.uuid in (None, NULL_UUID) and self.state == 'disabled'
+
+    def to_dict(self):
+        return {
+            'dev': self.dev, 'region': 'region%d' % self.region if self.region is not None else None,
+            'name': self.name, 'uuid': self.uuid, 'mode': self.mode, 'map': self.map,
+            'size': self.raw_size, 'usable_size': self.size, 'align': self.align,
+            'chardev': self.chardev, 'blockdev': self.blockdev, 'state': self.state,
+            'label_less': self.legacy,
+        }
+
+
+class MemoryBlock:
+    def __init__(self, index, state, zone, node):
+        self.index = index
+        self.state = state
+        self.zone = zone
+        self.node = node
+
+    @property
+    def online(self):
+        return self.state == 'online'
+
+    def to_dict(self):
+        return {'block': self.index, 'state': self.state, 'zone': self.zone, 'node': self.node}
+
+
+class DaxDevice:
+    def __init__(self, data, blocks=None, model='bus'):
+        self.dev = data['chardev']
+        match = DEVICE_RE.match(self.dev)
+        self.region = int(match.group(1)) if match else None
+        self.size = _int(data.get('size'), 0)
+        self.target_node = data.get('target_node')
+        self.align = _int(data.get('align'))
+        self.mode = data.get('mode', 'devdax')
+        self.state = data.get('state', 'enabled')
+        self.model = model
+        self.blocks = blocks or []
+        self._tool_online = data.get('online_memblocks')
+        self._tool_total = data.get('total_memblocks')
+        self._tool_movable = data.get('movable')
+
+    @property
+    def total_memblocks(self):
+        if self.blocks:
+            return len(self.blocks)
+        return self._tool_total if self._tool_total is not None else 0
+
+    @property
+    def online_memblocks(self):
+        if self.blocks:
+            return sum(1 for block in self.blocks if block.online)
+        return self._tool_online if self._tool_online is not None else 0
+
+    @property
+    def zones(self):
+        return sorted(set(block.zone for block in self.blocks if block.online and block.zone))
+
+    @property
+    def movable(self):
+        """True/False while memory is online (None when nothing is online)."""
+        if not self.online_memblocks:
+            return None
+        if self.blocks:
+            return self.zones == ['Movable']
+        return self._tool_movable
+
+    def to_dict(self):
+        return {
+            'chardev': self.dev, 'region': 'region%d' % self.region if self.region is not None else None,
+            'size': self.size, 'target_node': self.target_node, 'align': self.align,
+            'mode': self.mode, 'state': self.state, 'device_model': self.model,
+            'online_memblocks': self.online_memblocks, 'total_memblocks': self.total_memblocks,
+            'movable': self.movable, 'zones': self.zones,
+            'pinned_blocks': [],
+        }
+
+
+def parse_json_list(argv, rc, out, err):
+    """ndctl/daxctl print nothing for an empty list, an object for one item when -u is used and
+    a {kind: [...]} object when several kinds are asked for.  We never use -u and ask for one
+    kind at a time, but accept all shapes."""
+    if rc != 0:
+        raise CommandError(argv, rc, out, err)
+    text = (out or '').strip()
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise CommandError(argv, rc, out, err, msg='%s printed something that is not JSON: %s'
+                           % (' '.join(argv), text[:200]))
+    if isinstance(data, dict):
+        lists = [value for value in data.values() if isinstance(value, list)]
+        if 'dev' in data or 'chardev' in data or not lists:
+            return [data]
+        return lists[0]
+    return data
+
+
+def kmem_range_blocks(start, size, block_size):
+    """The memory blocks kmem hot-adds for [start, start+size): it rounds the start up and the end
+    down to whole blocks (drivers/dax/kmem.c)."""
+    first = -(-start // block_size)
+    end = (start + size) // block_size
+    return list(range(first, end))
+
+
+class Host:
+    """The host's PMem topology, read lazily through a runner; each source is read once."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self._cache = {}
+
+    # -- programs ---------------------------------------------------------------------------
+
+    def run(self, argv, data=None, ok=(0,)):
+        rc, out, err = self.runner.run(argv, data=data)
+        if rc not in ok:
+            raise CommandError(argv, rc, out, err)
+        return rc, out, err
+
+    def _list(self, argv):
+        rc, out, err = self.runner.run(argv)
+        return parse_json_list(argv, rc, out, err)
+
+    def _cached(self, key, loader):
+        if key not in self._cache:
+            self._cache[key] = loader()
+        return self._cache[key]
+
+    def forget(self):
+        """Drop everything read so far (after a change, to read the new state)."""
+        self._cache = {}
+
+    # -- ndctl ------------------------------------------------------------------------------
+
+    @property
+    def regions(self):
+        return self._cached('regions', lambda: sorted(
+            (Region(item) for item in self._list(['ndctl', 'list', '--regions', '--idle'])),
+            key=lambda region: region.id))
+
+    def region(self, rid):
+        for region in self.regions:
+            if region.id == rid:
+                return region
+        return None
+
+    @property
+    def namespaces(self):
+        def load():
+            result = []
+            for item in self._list(['ndctl', 'list', '--namespaces', '--idle']):
+                dev = item.get('dev', '')
+                raw = _int(self.runner.read('%s/%s/size' % (SYS_ND_BUS, dev)))
+                devtype = (self.runner.read('%s/%s/devtype' % (SYS_ND_BUS, dev)) or '').strip()
+                namespace = Namespace(item, raw_size=raw, legacy=devtype == 'nd_namespace_io')
+                if not namespace.is_seed:
+                    result.append(namespace)
+            return sorted(result, key=lambda ns: (ns.region, ns.dev))
+        return self._cached('namespaces', load)
+
+    def region_dimms(self, rid):
+        """The nmem devices behind a region, from sysfs regionN/mappingK ('nmem0,0,4294705152,0')."""
+        base = '%s/region%d' % (SYS_ND_BUS, rid)
+        dimms = []
+        for index in range(_int(self.runner.read(base + '/mappings'), 0)):
+            text = (self.runner.read('%s/mapping%d' % (base, index)) or '').strip()
+            if text:
+                dimms.append(text.split(',')[0])
+        return dimms
+
+    # -- daxctl -----------------------------------------------------------------------------
+
+    @property
+    def dax_devices(self):
+        def load():
+            devices = []
+            for item in self._list(['daxctl', 'list', '--devices', '--idle']):
+                name = item.get('chardev', '')
+                if not _int(item.get('size'), 0):
+                    continue  # the empty seed device of a dax region
+                model = self.device_model_of(name)
+                blocks = self.blocks_of(name) if item.get('mode') == 'system-ram' else []
+                devices.append(DaxDevice(item, blocks=blocks, model=model))
+            return sorted(devices, key=lambda dev: (dev.region, dev.dev))
+        return self._cached('dax_devices', load)
+
+    def dax_device(self, name):
+        for device in self.dax_devices:
+            if device.dev == name:
+                return device
+        return None
+
+    # -- sysfs: memory blocks ---------------------------------------------------------------
+
+    @property
+    def block_size(self):
+        return self._cached('block_size', lambda: _int(
+            '0x' + (self.runner.read(SYS_MEMORY + '/block_size_bytes') or '0').strip(), 0))
+
+    @property
+    def auto_online_blocks(self):
+        return self._cached('auto_online', lambda: (
+            self.runner.read(SYS_MEMORY + '/auto_online_blocks') or 'unknown').strip())
+
+    def _dax_sysfs_dir(self, name):
+        for base in (SYS_DAX_BUS, SYS_DAX_CLASS):
+            if self.runner.listdir('%s/%s' % (base, name)) is not None:
+                return '%s/%s' % (base, name)
+        return None
+
+    def dax_ranges(self, name):
+        """Physical ranges of a dax device: mappingN/{start,end} (5.10+) or resource + size."""
+        base = self._dax_sysfs_dir(name)
+        if base is None:
+            return []
+        entries = self.runner.listdir(base) or []
+        ranges = []
+        for entry in entries:
+            if re.match(r'^mapping\d+$', entry):
+                start = _int(self.runner.read('%s/%s/start' % (base, entry)))
+                end = _int(self.runner.read('%s/%s/end' % (base, entry)))
+                if start is not None and end is not None:
+                    ranges.append((start, end - start + 1))
+        if not ranges and 'resource' in entries:
+            start = _int(self.runner.read(base + '/resource'))
+            size = _int(self.runner.read(base + '/size'))
+            if start and size:
+                ranges.append((start, size))
+        return sorted(ranges)
+
+    def memory_block(self, index):
+        path = '%s/memory%d' % (SYS_MEMORY, index)
+        state = self.runner.read(path + '/state')
+        if state is None:
+            return None
+        state = state.strip()
+        zones = (self.runner.read(path + '/valid_zones') or '').strip()
+        node = None
+        for entry in self.runner.listdir(path) or []:
+            if re.match(r'^node\d+$', entry):
+                node = int(entry[4:])
+        zone = zones.split()[0] if state == 'online' and zones else None
+        return MemoryBlock(index, state, zone, node)
+
+    def blocks_of(self, name):
+        size = self.block_size
+        if not size:
+            return []
+        blocks = []
+        for start, length in self.dax_ranges(name):
+            for index in kmem_range_blocks(start, length, size):
+                block = self.memory_block(index)
+                if block is not None:
+                    blocks.append(block)
+        return blocks
+
+    def all_memory_blocks(self):
+        def load():
+            blocks = []
+            for entry in self.runner.listdir(SYS_MEMORY) or []:
+                match = re.match(r'^memory(\d+)$', entry)
+                if match:
+                    block = self.memory_block(int(match.group(1)))
+                    if block is not None:
+                        blocks.append(block)
+            return sorted(blocks, key=lambda block: block.index)
+        return self._cached('all_blocks', load)
+
+    # -- sysfs: NUMA nodes ------------------------------------------------------------------
+
+    @property
+    def nodes(self):
+        def load():
+            nodes = []
+            online = expand_list((self.runner.read(SYS_NODE + '/online') or '').strip())
+            with_cpu = expand_list((self.runner.read(SYS_NODE + '/has_cpu') or '').strip())
+            for node in online:
+                meminfo = self.runner.read('%s/node%d/meminfo' % (SYS_NODE, node)) or ''
+                total = _meminfo_kib(meminfo, 'MemTotal')
+                free = _meminfo_kib(meminfo, 'MemFree')
+                nodes.append({
+                    'node': node, 'has_cpus': node in with_cpu,
+                    'memory_total': total * 1024 if total is not None else None,
+                    'memory_free': free * 1024 if free is not None else None,
+                })
+            return nodes
+        return self._cached('nodes', load)
+
+    # -- kernel, drivers, versions ----------------------------------------------------------
+
+    @property
+    def kernel_release(self):
+        return self._cached('kernel', lambda: (self.runner.read('/proc/sys/kernel/osrelease') or '').strip())
+
+    def kernel_at_least(self, major, minor):
+        match = re.match(r'^(\d+)\.(\d+)', self.kernel_release)
+        return bool(match) and (int(match.group(1)), int(match.group(2))) >= (major, minor)
+
+    def tool_version(self, tool):
+        def load():
+            rc, out, err = self.runner.run([tool, '--version'])
+            text = (out or '').strip()
+            return text if rc == 0 and text else None
+        return self._cached('version-' + tool, load)
+
+    def tool_major(self, tool):
+        version = self.tool_version(tool) or ''
+        match = re.match(r'^v?(\d+)', version)
+        return int(match.group(1)) if match else None
+
+    @property
+    def kmem_loaded(self):
+        return self._cached('kmem_loaded', lambda: self.runner.listdir(KMEM_DRIVER) is not None)
+
+    @property
+    def device_model(self):
+        """'dax-class' while the compat driver binds dax devices (pre-5.17 kernels), else 'bus'."""
+        return self._cached('model', lambda: 'dax-class' if self.runner.listdir(DAX_PMEM_COMPAT) is not None
+                            else 'bus')
+
+    def device_model_of(self, name):
+        if self.runner.listdir('%s/%s' % (SYS_DAX_BUS, name)) is not None:
+            return 'bus'
+        if self.runner.listdir('%s/%s' % (SYS_DAX_CLASS, name)) is not None:
+            return 'dax-class'
+        return self.device_model
+
+    def kmem_problem(self):
+        """None when kmem can be used, else a sentence that names the cause and the fix."""
+        if self.kmem_loaded:
+            return None
+        rc, out, err = self.runner.run(['modprobe', '--show-depends', 'kmem'])
+        text = (out + err).strip()
+        if rc != 0:
+            return ('the kmem kernel module is not available for kernel %s (%s); install the kernel modules '
+                    'package that provides drivers/dax/kmem.ko (CONFIG_DEV_DAX_KMEM) or boot a kernel that has it'
+                    % (self.kernel_release, text.splitlines()[-1] if text else 'modprobe found nothing'))
+        if any(line.startswith('install ') for line in text.splitlines()):
+            return ('loading the kmem kernel module is blocked by an install rule in /etc/modprobe.d (%s); '
+                    'remove that rule, then run again' % text.splitlines()[0])
+        return None
+
+    def holders(self, devnode):
+        """PIDs of processes that hold /dev/<devnode> open (scans /proc; used before destroying)."""
+        target = '/dev/' + devnode
+        pids = []
+        for entry in self.runner.listdir('/proc') or []:
+            if not entry.isdigit():
+                continue
+            for fd in self.runner.listdir('/proc/%s/fd' % entry) or []:
+                if self.runner.readlink('/proc/%s/fd/%s' % (entry, fd)) == target:
+                    pids.append(int(entry))
+                    break
+        return pids
+
+    def mounted(self, devnode):
+        text = self.runner.read('/proc/mounts') or ''
+        return [line.split()[1] for line in text.splitlines()
+                if line.split() and line.split()[0] == '/dev/' + devnode]
+
+
+def expand_list(text):
+    """'0-2,4' -> [0, 1, 2, 4]"""
+    result = []
+    for part in text.split(','):
+        part = part.strip()
+        if not part:
+            continue
+        if '-' in part:
+            low, high = part.split('-', 1)
+            result.extend(range(int(low), int(high) + 1))
+        else:
+            result.append(int(part))
+    return result
+
+
+def _meminfo_kib(text, key):
+    match = re.search(r'%s:\s+(\d+) kB' % key, text)
+    return int(match.group(1)) if match else None
+
+
+def facts(host):
+    """Everything pmem_info returns."""
+    blocks = host.all_memory_blocks()
+    online = sum(1 for block in blocks if block.online)
+    return {
+        'regions': [region.to_dict() for region in host.regions],
+        'namespaces': [ns.to_dict() for ns in host.namespaces],
+        'dax_devices': [dev.to_dict() for dev in host.dax_devices],
+        'memory': {
+            'block_size': host.block_size,
+            'auto_online_blocks': host.auto_online_blocks,
+            'online_bytes': online * host.block_size,
+            'offline_bytes': (len(blocks) - online) * host.block_size,
+        },
+        'nodes': host.nodes,
+        'kernel': host.kernel_release,
+        'ndctl_version': host.tool_version('ndctl'),
+        'daxctl_version': host.tool_version('daxctl'),
+        'kmem_loaded': host.kmem_loaded,
+        'device_model': host.device_model,
+    }

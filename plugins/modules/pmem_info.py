@@ -1,0 +1,132 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) memtier engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: pmem_info
+short_description: Report persistent memory, dax devices, memory blocks and NUMA nodes
+version_added: 0.1.0
+description:
+  - Returns, as data a playbook can assert on, what C(ndctl list), C(daxctl list), C(lsmem) and C(numactl -H) show -
+    regions, namespaces, dax devices with their memory blocks and zones, the memory block size and the kernel's
+    online policy, NUMA nodes with their memory and whether they have CPUs, and the kernel, ndctl and daxctl
+    versions, whether C(kmem) is loaded and which dax device model is active.
+  - Never changes anything.
+author:
+  - memtier engineers
+extends_documentation_fragment:
+  - memtier.pmem.attributes.info_module
+options: {}
+seealso:
+  - module: memtier.pmem.pmem_namespace
+  - module: memtier.pmem.dax_reconfigure
+'''
+
+EXAMPLES = r'''
+---
+- name: Read the PMem topology
+  memtier.pmem.pmem_info:
+  register: pmem
+
+- name: Show how much memory each NUMA node has
+  ansible.builtin.debug:
+    msg: "{{ pmem.nodes | items2dict(key_name='node', value_name='memory_total') }}"
+'''
+
+RETURN = r'''
+regions:
+  description: Persistent memory regions (C(ndctl list -R)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: region0, id: 0, size: 4294705152, align: 16777216, available_size: 3204448256,
+            max_available_extent: 3204448256, type: pmem, state: enabled}]
+namespaces:
+  description: Namespaces with their raw (V(size)) and usable sizes; same keys as in M(memtier.pmem.pmem_namespace).
+  returned: always
+  type: list
+  elements: dict
+dax_devices:
+  description: Dax devices with their mode, target node and memory blocks; same keys as in M(memtier.pmem.dax_reconfigure).
+  returned: always
+  type: list
+  elements: dict
+memory:
+  description: Memory hotplug facts from C(/sys/devices/system/memory).
+  returned: always
+  type: dict
+  contains:
+    block_size:
+      description: Memory block size in bytes.
+      type: int
+    auto_online_blocks:
+      description: What the kernel does with hot-added memory (V(offline), V(online), V(online_movable), V(online_kernel)).
+      type: str
+    online_bytes:
+      description: All online memory, as C(lsmem) totals it.
+      type: int
+    offline_bytes:
+      description: All offline memory.
+      type: int
+  sample: {block_size: 134217728, auto_online_blocks: offline, online_bytes: 3087007744, offline_bytes: 0}
+nodes:
+  description: Online NUMA nodes with their memory and whether they have CPUs (C(numactl -H)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{node: 0, has_cpus: true, memory_total: 1992294400, memory_free: 1828716544},
+           {node: 1, has_cpus: false, memory_total: 939524096, memory_free: 920649728}]
+kernel:
+  description: The running kernel release.
+  returned: always
+  type: str
+  sample: 6.1.0-41-amd64
+ndctl_version:
+  description: C(ndctl --version), or null when ndctl is not installed.
+  returned: always
+  type: str
+  sample: '76.1'
+daxctl_version:
+  description: C(daxctl --version), or null when daxctl is not installed.
+  returned: always
+  type: str
+  sample: '76.1'
+kmem_loaded:
+  description: Whether the C(kmem) driver is loaded.
+  returned: always
+  type: bool
+device_model:
+  description: V(bus), or V(dax-class) while the old compat driver (C(dax_pmem_compat)) is bound.
+  returned: always
+  type: str
+  sample: bus
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import Host, ModuleRunner, PmemError, facts
+
+
+def main():
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    runner = ModuleRunner(module)
+    missing = [tool for tool in ('ndctl', 'daxctl') if not module.get_bin_path(tool)]
+    if missing:
+        module.fail_json(msg='%s not found on the host; install the distribution packages (the '
+                             'memtier.pmem.system_ram role does)' % ' and '.join(missing))
+    try:
+        result = facts(Host(runner))
+    except PmemError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == '__main__':
+    main()
