@@ -1,0 +1,66 @@
+"""Real state after the role converged on Debian 12: two devices on one NVDIMM, Movable and Normal."""
+import json
+
+import pytest
+
+DEVICES = {"pmem-ram0": "Movable", "pmem-ram1": "Normal"}
+
+
+def run_json(host, cmd):
+    with host.sudo():
+        out = host.check_output(cmd)
+    return json.loads(out) if out.strip() else []
+
+
+@pytest.fixture(scope="module")
+def state(host):
+    namespaces = {ns["name"]: ns for ns in run_json(host, "ndctl list -N") if ns.get("name")}
+    devices = {d["chardev"]: d for d in run_json(host, "daxctl list")}
+    blocks = run_json(host, "lsmem -J -o RANGE,SIZE,STATE,BLOCK,NODE,ZONES")["memory"]
+    return namespaces, devices, blocks
+
+
+def test_devices_are_online_system_ram(state):
+    namespaces, devices, _ = state
+    for name, zone in DEVICES.items():
+        dev = devices[namespaces[name]["chardev"]]
+        assert dev["mode"] == "system-ram"
+        assert dev["online_memblocks"] == dev["total_memblocks"] > 0
+        assert dev["movable"] is (zone == "Movable")
+
+
+def test_lsmem_shows_the_new_node_in_both_zones(state):
+    namespaces, devices, blocks = state
+    node = {devices[namespaces[n]["chardev"]]["target_node"] for n in DEVICES}
+    assert len(node) == 1
+    node = node.pop()
+    mine = [b for b in blocks if int(b["node"]) == node]
+    assert mine and all(b["state"] == "online" for b in mine)
+    assert {b["zones"] for b in mine} == {"Movable", "Normal"}
+
+
+def test_numactl_shows_the_memory(host, state):
+    namespaces, devices, _ = state
+    node = devices[namespaces["pmem-ram0"]["chardev"]]["target_node"]
+    out = host.check_output("numactl -H")
+    size = [line for line in out.splitlines() if line.startswith("node %d size:" % node)][0]
+    assert int(size.split()[3]) >= 1700      # 2 x 896 MB
+    assert "node %d cpus: \n" % node in out + "\n" or ("node %d cpus:" % node) in out
+
+
+def test_auto_online_policy_is_offline(host):
+    assert host.file("/sys/devices/system/memory/auto_online_blocks").content_string.strip() == "offline"
+
+
+def test_boot_configuration(host, state):
+    namespaces, _, _ = state
+    for name, zone in DEVICES.items():
+        conf = host.file("/etc/daxctl.conf.d/memtier-%s.conf" % name)
+        assert conf.exists
+        assert "nvdimm.uuid = %s" % namespaces[name]["uuid"] in conf.content_string
+        assert "movable = %s" % ("true" if zone == "Movable" else "false") in conf.content_string
+    assert "daxctl reconfigure-device --check-config" in host.file(
+        "/etc/systemd/system/daxdev-reconfigure@.service").content_string
+    assert "SYSTEMD_WANTS" in host.file("/etc/udev/rules.d/90-daxctl-device.rules").content_string
+    assert host.file("/etc/modules-load.d/memtier-kmem.conf").content_string.strip().endswith("kmem")
+    assert host.file("/sys/module/kmem").is_directory
