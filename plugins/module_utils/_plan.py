@@ -124,17 +124,15 @@ def in_use_reasons(host, ns):
             reasons.append('%s is in system-ram mode with %d of %d memory blocks online; take it back first '
                            'with memtier.pmem.memory_online state=offline and memtier.pmem.dax_reconfigure '
                            'mode=devdax' % (dev.dev, dev.online_memblocks, dev.total_memblocks))
-        elif host.holders(ns.chardev):
+    nodes = ([ns.chardev] if ns.chardev and not reasons else []) + ([ns.blockdev, ns.blockdev + 's'] if ns.blockdev else [])
+    holders = host.holders(nodes)
+    for node in nodes:
+        mounts = host.mounted(node)
+        if mounts:
+            reasons.append('/dev/%s is mounted on %s; unmount it first' % (node, ', '.join(mounts)))
+        elif holders.get(node):
             reasons.append('/dev/%s is open by process(es) %s; stop them first'
-                           % (ns.chardev, ', '.join(str(pid) for pid in host.holders(ns.chardev))))
-    if ns.blockdev:
-        for node in (ns.blockdev, ns.blockdev + 's'):
-            mounts = host.mounted(node)
-            if mounts:
-                reasons.append('/dev/%s is mounted on %s; unmount it first' % (node, ', '.join(mounts)))
-            elif host.holders(node):
-                reasons.append('/dev/%s is open by process(es) %s; stop them first'
-                               % (node, ', '.join(str(pid) for pid in host.holders(node))))
+                           % (node, ', '.join(str(pid) for pid in holders[node])))
     return reasons
 
 

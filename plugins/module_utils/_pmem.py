@@ -171,9 +171,6 @@ class ModuleRunner:
         except (IOError, OSError):
             return None
 
-    def exists(self, path):
-        return os.path.exists(path)
-
 
 class ReplayRunner:
     """Answers from a recording (see tests/fixtures/record.py); used by the unit tests."""
@@ -206,9 +203,6 @@ class ReplayRunner:
 
     def readlink(self, path):
         return self.links.get(path)
-
-    def exists(self, path):
-        return path in self.files or path in self.dirs or path in self.links
 
 
 class RecordingRunner:
@@ -243,16 +237,6 @@ class RecordingRunner:
         if value is not None:
             self.recording['links'][path] = value
         return value
-
-    def exists(self, path):
-        found = self.inner.exists(path)
-        if found:
-            # Record it as an (empty) directory listing so that replay answers the same.
-            if self.inner.listdir(path) is not None:
-                self.recording['dirs'].setdefault(path, self.inner.listdir(path))
-            else:
-                self.recording['files'].setdefault(path, self.inner.read(path) or '')
-        return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,6 +433,10 @@ class Host:
             self._cache[key] = loader()
         return self._cache[key]
 
+    def text(self, path, default=''):
+        """A sysfs or procfs attribute, stripped (``default`` when it does not exist)."""
+        return (self.runner.read(path) or default).strip()
+
     def forget(self):
         """Drop everything read so far (after a change, to read the new state)."""
         self._cache = {}
@@ -522,8 +510,7 @@ class Host:
 
     @property
     def auto_online_blocks(self):
-        return self._cached('auto_online', lambda: (
-            self.runner.read(SYS_MEMORY + '/auto_online_blocks') or 'unknown').strip())
+        return self._cached('auto_online', lambda: self.text(SYS_MEMORY + '/auto_online_blocks', 'unknown'))
 
     def _dax_sysfs_dir(self, name):
         for base in (SYS_DAX_BUS, SYS_DAX_CLASS):
@@ -613,7 +600,7 @@ class Host:
 
     @property
     def kernel_release(self):
-        return self._cached('kernel', lambda: (self.runner.read('/proc/sys/kernel/osrelease') or '').strip())
+        return self._cached('kernel', lambda: self.text('/proc/sys/kernel/osrelease'))
 
     def kernel_at_least(self, major, minor):
         match = re.match(r'^(\d+)\.(\d+)', self.kernel_release)
@@ -663,18 +650,18 @@ class Host:
                     'remove that rule, then run again' % text.splitlines()[0])
         return None
 
-    def holders(self, devnode):
-        """PIDs of processes that hold /dev/<devnode> open (scans /proc; used before destroying)."""
-        target = '/dev/' + devnode
-        pids = []
-        for entry in self.runner.listdir('/proc') or []:
+    def holders(self, devnodes):
+        """{devnode: [pid, ...]} of processes that hold /dev/<devnode> open (one scan of /proc)."""
+        targets = dict(('/dev/' + node, node) for node in devnodes)
+        found = {}
+        for entry in (self.runner.listdir('/proc') or []) if targets else []:
             if not entry.isdigit():
                 continue
             for fd in self.runner.listdir('/proc/%s/fd' % entry) or []:
-                if self.runner.readlink('/proc/%s/fd/%s' % (entry, fd)) == target:
-                    pids.append(int(entry))
-                    break
-        return pids
+                node = targets.get(self.runner.readlink('/proc/%s/fd/%s' % (entry, fd)))
+                if node and int(entry) not in found.get(node, []):
+                    found.setdefault(node, []).append(int(entry))
+        return found
 
     def mounted(self, devnode):
         text = self.runner.read('/proc/mounts') or ''

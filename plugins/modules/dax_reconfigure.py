@@ -21,7 +21,7 @@ description:
     hot-added memory by itself (C(auto_online_blocks)), a kernel older than 5.1.
   - Taking online memory away (V(devdax) while blocks are online) needs O(force=true).
 author:
-  - memtier engineers
+  - memtier engineers (@memtier)
 extends_documentation_fragment:
   - memtier.pmem.attributes
 options:

@@ -21,7 +21,7 @@ description:
     go offline go offline, and the module fails with the blocks that stayed online, their zone and node, and why.
     A later run finishes what can be finished.
 author:
-  - memtier engineers
+  - memtier engineers (@memtier)
 extends_documentation_fragment:
   - memtier.pmem.attributes
 options:

@@ -20,7 +20,7 @@ description:
     versions, whether C(kmem) is loaded and which dax device model is active.
   - Never changes anything.
 author:
-  - memtier engineers
+  - memtier engineers (@memtier)
 extends_documentation_fragment:
   - memtier.pmem.attributes.info_module
 options: {}

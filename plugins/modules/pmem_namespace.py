@@ -23,7 +23,7 @@ description:
     Its labels are initialised only with O(init_labels=true). An NVDIMM without a label area cannot be
     sub-divided; its one namespace is converted whole with O(force=true) and no O(size).
 author:
-  - memtier engineers
+  - memtier engineers (@memtier)
 extends_documentation_fragment:
   - memtier.pmem.attributes
 options:

@@ -17,7 +17,7 @@ def test_only_the_seed_namespace_is_left(host):
 
 
 def test_dax_device_is_system_ram(host):
-    _, device = _device(host)
+    device = _device(host)[1]
     assert device["mode"] == "system-ram"
     if "total_memblocks" in device:  # daxctl 72 and later
         assert device["online_memblocks"] == device["total_memblocks"] > 0
@@ -25,7 +25,7 @@ def test_dax_device_is_system_ram(host):
 
 
 def test_lsmem_shows_the_node_online_and_movable(host):
-    _, device = _device(host)
+    device = _device(host)[1]
     node = device["target_node"]
     rows = json.loads(host.check_output("lsmem -J -o STATE,NODE,ZONES,SIZE"))["memory"]
     ours = [row for row in rows if int(row["node"]) == node]
@@ -34,7 +34,7 @@ def test_lsmem_shows_the_node_online_and_movable(host):
 
 
 def test_numactl_shows_a_cpu_less_node_with_the_memory(host):
-    _, device = _device(host)
+    device = _device(host)[1]
     node = device["target_node"]
     out = host.check_output("numactl -H")
     assert "node %d cpus:\n" % node in out + "\n" or "node %d cpus: \n" % node in out
@@ -44,7 +44,7 @@ def test_numactl_shows_a_cpu_less_node_with_the_memory(host):
 
 
 def test_sysfs_blocks_are_online_in_zone_movable(host):
-    _, device = _device(host)
+    device = _device(host)[1]
     node = device["target_node"]
     blocks = host.check_output("ls -d /sys/devices/system/node/node%d/memory*" % node).split()
     assert len(blocks) >= 14

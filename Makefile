@@ -1,0 +1,72 @@
+# memtier.pmem: build, test and demo targets. Everything runs from a virtual environment in
+# .cache/venv (pinned requirements.txt); VMs are QEMU (TCG) guests made by tools/vm/.
+SHELL := /bin/bash
+ROOT := $(abspath .)
+VENV := $(ROOT)/.cache/venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(ROOT)/.cache/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
+
+# Scenarios that `make test` runs, one after another (2 cores: one VM at a time).
+MODULE_SCENARIOS := modules-bullseye modules-bookworm modules-trixie
+ROLE_SCENARIOS := $(sort $(notdir $(wildcard extensions/molecule/role-*)))
+SCENARIOS ?= $(MODULE_SCENARIOS) $(ROLE_SCENARIOS)
+
+.PHONY: help venv link units sanity lint molecule test demo images build clean
+
+help:
+	@echo "make demo    - boot a QEMU-NVDIMM VM and turn its PMem into system RAM with the collection"
+	@echo "make test    - units, ansible-test sanity, ansible-lint and every molecule scenario"
+	@echo "make units   - unit tests only (seconds)"
+	@echo "make molecule SCENARIOS='modules-bookworm' - chosen scenarios only"
+
+$(BIN)/ansible: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(BIN)/ansible
+
+# The collection is found through ansible_collections/memtier/pmem -> this checkout.
+link:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/memtier
+	@ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/memtier/pmem
+
+units: venv link
+	$(BIN)/pytest -q tests/unit
+
+# ansible-test wants the collection at ansible_collections/memtier/pmem: test a copy of the tracked files.
+sanity: venv
+	@pipver=$$($(BIN)/python -c "import ansible_test, os, re; f = os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py'); print(re.search(r\"pip='([0-9.]+)'\", open(f).read()).group(1))"); \
+	  cache=$$HOME/.ansible/test/cache/get_pip_$${pipver//./_}.py; \
+	  [ -s $$cache ] || { mkdir -p $$(dirname $$cache) && cp tools/get_pip_bootstrap.py $$cache; }
+	rm -rf .cache/sanity && mkdir -p .cache/sanity/ansible_collections/memtier/pmem
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t .cache/sanity/ansible_collections/memtier/pmem
+	cd .cache/sanity/ansible_collections/memtier/pmem && git init -q && git add -A && \
+	  $(BIN)/ansible-test sanity --color no --python 3.11 --requirements 2>&1 | tail -40; \
+	  exit $${PIPESTATUS[0]}
+
+lint: venv link
+	$(BIN)/ansible-lint --profile production roles playbooks
+
+images:
+	for suite in bullseye bookworm trixie; do tools/vm/build-image.sh $$suite; done
+
+molecule: venv link
+	set -e; for scenario in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$scenario"; start=$$(date +%s); \
+	  $(BIN)/molecule test -s $$scenario; \
+	  echo "=== $$scenario passed in $$(( $$(date +%s) - start )) s"; \
+	done
+
+test: units sanity lint molecule
+
+demo: venv link
+	$(BIN)/python tools/demo.py
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path .cache/dist
+
+clean:
+	rm -rf .cache/sanity .cache/dist tests/output
