@@ -48,7 +48,7 @@ sanity: venv
 	  exit $${PIPESTATUS[0]}
 
 lint: venv link
-	$(BIN)/ansible-lint --profile production roles playbooks
+	$(BIN)/ansible-lint --profile production roles playbooks extensions/molecule
 
 images:
 	for suite in bullseye bookworm trixie; do tools/vm/build-image.sh $$suite; done
