@@ -8,10 +8,11 @@ COLLECTIONS := $(ROOT)/.cache/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-# Scenarios that `make test` runs, one after another (2 cores: one VM at a time).
+# Scenarios that `make test` runs, JOBS at a time, the longest first.
 MODULE_SCENARIOS := modules-bullseye modules-bookworm modules-trixie
 ROLE_SCENARIOS := $(sort $(notdir $(wildcard extensions/molecule/role-*)))
-SCENARIOS ?= $(MODULE_SCENARIOS) $(ROLE_SCENARIOS)
+SCENARIOS ?= $(ROLE_SCENARIOS) $(MODULE_SCENARIOS)
+JOBS ?= 2
 
 .PHONY: help venv link units sanity lint molecule test demo images build clean
 
@@ -53,12 +54,9 @@ lint: venv link
 images:
 	for suite in bullseye bookworm trixie; do tools/vm/build-image.sh $$suite; done
 
+# JOBS=1 runs them one after another; 2 (the default) boots two VMs at a time.
 molecule: venv link
-	set -e; for scenario in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$scenario"; start=$$(date +%s); \
-	  $(BIN)/molecule test -s $$scenario; \
-	  echo "=== $$scenario passed in $$(( $$(date +%s) - start )) s"; \
-	done
+	JOBS=$(JOBS) tools/run-scenarios.sh $(SCENARIOS)
 
 test: units sanity lint molecule
 

@@ -11,8 +11,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import Host, ModuleRunner, PmemError
-from ansible_collections.memtier.pmem.plugins.module_utils._plan import apply
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTracker, apply
+
+# Options shared by the modules that act on one dax device.
+DEVICE_OPTIONS = dict(
+    device=dict(type='str'),
+    namespace=dict(type='str'),
+    movable=dict(type='bool', default=True),
+    force=dict(type='bool', default=False),
+    timeout=dict(type='int', default=120),
+)
 
 
 def converge(module, key, snapshot, plan, predict, host=None):
@@ -44,3 +55,18 @@ def converge(module, key, snapshot, plan, predict, host=None):
     if module._diff:
         result['diff'] = {'before': before or {}, 'after': after or {}}
     module.exit_json(**result)
+
+
+def run_device_module(options, plan):
+    """A module that acts on one dax device, named by ``device`` or ``namespace``."""
+    argument_spec = dict(DEVICE_OPTIONS)
+    argument_spec.update(options)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        required_one_of=[('device', 'namespace')],
+        mutually_exclusive=[('device', 'namespace')],
+        supports_check_mode=True,
+    )
+    tracker = DeviceTracker(module.params)
+    converge(module, 'device', tracker.snapshot,
+             lambda host: plan(host, tracker.device, module.params), tracker.predict)

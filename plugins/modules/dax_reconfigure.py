@@ -160,30 +160,15 @@ commands:
   sample: ["daxctl reconfigure-device --mode=system-ram --no-online dax0.0", "daxctl online-memory dax0.0"]
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.memtier.pmem.plugins.module_utils._module import converge
-from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTracker, plan_reconfigure
+from ansible_collections.memtier.pmem.plugins.module_utils._module import run_device_module
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import plan_reconfigure
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            device=dict(type='str'),
-            namespace=dict(type='str'),
-            mode=dict(type='str', default='system-ram', choices=['system-ram', 'devdax']),
-            online=dict(type='bool', default=True),
-            movable=dict(type='bool', default=True),
-            force=dict(type='bool', default=False),
-            timeout=dict(type='int', default=120),
-        ),
-        required_one_of=[('device', 'namespace')],
-        mutually_exclusive=[('device', 'namespace')],
-        supports_check_mode=True,
-    )
-    tracker = DeviceTracker(module.params)
-    converge(module, 'device', tracker.snapshot,
-             lambda host: plan_reconfigure(host, tracker.device, module.params), tracker.predict)
+    run_device_module(dict(
+        mode=dict(type='str', default='system-ram', choices=['system-ram', 'devdax']),
+        online=dict(type='bool', default=True),
+    ), plan_reconfigure)
 
 
 if __name__ == '__main__':

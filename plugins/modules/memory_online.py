@@ -99,29 +99,14 @@ commands:
   sample: ["daxctl online-memory dax0.0"]
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.memtier.pmem.plugins.module_utils._module import converge
-from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTracker, plan_memory
+from ansible_collections.memtier.pmem.plugins.module_utils._module import run_device_module
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import plan_memory
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            device=dict(type='str'),
-            namespace=dict(type='str'),
-            state=dict(type='str', default='online', choices=['online', 'offline']),
-            movable=dict(type='bool', default=True),
-            force=dict(type='bool', default=False),
-            timeout=dict(type='int', default=120),
-        ),
-        required_one_of=[('device', 'namespace')],
-        mutually_exclusive=[('device', 'namespace')],
-        supports_check_mode=True,
-    )
-    tracker = DeviceTracker(module.params)
-    converge(module, 'device', tracker.snapshot,
-             lambda host: plan_memory(host, tracker.device, module.params), tracker.predict)
+    run_device_module(dict(
+        state=dict(type='str', default='online', choices=['online', 'offline']),
+    ), plan_memory)
 
 
 if __name__ == '__main__':

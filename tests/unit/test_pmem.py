@@ -1,0 +1,117 @@
+"""Parsing: what the Host model makes of ndctl, daxctl and sysfs output recorded on real kernels."""
+import pytest
+
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
+    CommandError, PmemError, human_size, kmem_range_blocks, parse_json_list, parse_size, region_id,
+)
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('12g', 12 << 30), ('512m', 512 << 20), ('512M', 512 << 20), ('1GiB', 1 << 30), ('2t', 2 << 40),
+    ('4096', 4096), (4096, 4096), ('16 MiB', 16 << 20),
+])
+def test_parse_size(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize('text', ['12 parsecs', '-1g', '1.5g', '', 'g'])
+def test_parse_size_rejects_with_the_option_name(text):
+    with pytest.raises(PmemError) as info:
+        parse_size(text, 'size')
+    assert info.value.msg.startswith('size=')
+
+
+def test_region_names():
+    assert region_id('region3') == 3
+    assert region_id('0') == 0
+    with pytest.raises(PmemError, match="region='lake' is not a region"):
+        region_id('lake')
+
+
+def test_human_size():
+    assert human_size(1054867456) == '1006 MiB'
+    assert human_size(12 << 30) == '12 GiB'
+    assert human_size(3 << 29) == '1.50 GiB'
+
+
+def test_json_shapes_from_the_notes():
+    argv = ['ndctl', 'list']
+    assert parse_json_list(argv, 0, '', '') == []
+    assert parse_json_list(argv, 0, '{"dev":"namespace0.0"}', '') == [{'dev': 'namespace0.0'}]
+    assert parse_json_list(argv, 0, '{"dimms":[],"regions":[{"dev":"region0"}]}', '') == []
+    assert parse_json_list(argv, 0, '{"regions":[{"dev":"region0"}]}', '') == [{'dev': 'region0'}]
+    with pytest.raises(CommandError, match='rc=250'):
+        parse_json_list(argv, 250, '', 'error')
+    with pytest.raises(CommandError, match='not JSON'):
+        parse_json_list(argv, 0, 'libndctl: oops', '')
+
+
+def test_kmem_rounds_to_whole_blocks():
+    # dax0.0 of transcript 03: 1006 MiB at 0x101200000, 128 MiB blocks -> memory33..39
+    assert kmem_range_blocks(0x101200000, 1054867456, 128 << 20) == list(range(33, 40))
+
+
+def test_fresh_nvdimm_is_label_less(fixture_host):
+    host = fixture_host('bookworm/00-fresh')
+    [region] = host.regions
+    assert region.dev == 'region0' and region.available_size == 0
+    [ns] = host.namespaces
+    assert ns.mode == 'raw' and ns.legacy and ns.blockdev == 'pmem0'
+    assert host.dax_devices == []
+
+
+def test_labels_give_free_space_and_hide_the_seed(fixture_host):
+    host = fixture_host('bookworm/01-labels')
+    assert host.regions[0].available_size > (4 << 30) - (32 << 20)
+    assert host.namespaces == []  # only the empty seed namespace, which is not listed
+
+
+def test_devdax_namespace_and_device(fixture_host):
+    host = fixture_host('bookworm/02-devdax')
+    [ns] = host.namespaces
+    assert (ns.name, ns.mode, ns.raw_size, ns.chardev, ns.legacy) == ('pmem-ram', 'devdax', 1 << 30, 'dax0.0', False)
+    assert ns.size < ns.raw_size  # map=dev keeps the page structures in the namespace
+    [dev] = host.dax_devices
+    assert (dev.mode, dev.model, dev.target_node, dev.total_memblocks, dev.movable) == ('devdax', 'bus', 1, 0, None)
+
+
+def test_system_ram_blocks_come_from_sysfs(fixture_host):
+    dev = fixture_host('bookworm/03-system-ram-offline').dax_device('dax0.0')
+    assert dev.mode == 'system-ram'
+    assert (dev.online_memblocks, dev.total_memblocks, dev.movable) == (0, 7, None)
+    assert all(block.node == 1 for block in dev.blocks)
+
+
+def test_online_movable(fixture_host):
+    dev = fixture_host('bookworm/04-online-movable').dax_device('dax0.0')
+    assert (dev.online_memblocks, dev.total_memblocks, dev.movable, dev.zones) == (7, 7, True, ['Movable'])
+
+
+def test_online_normal(fixture_host):
+    dev = fixture_host('bookworm/05-online-normal').dax_device('dax0.0')
+    assert (dev.online_memblocks, dev.movable, dev.zones) == (7, False, ['Normal'])
+
+
+def test_partial_state(fixture_host):
+    dev = fixture_host('bookworm/06-partial').dax_device('dax0.0')
+    assert (dev.online_memblocks, dev.total_memblocks) == (6, 7)
+    assert [b.index for b in dev.blocks if not b.online] == [max(b.index for b in dev.blocks)]
+
+
+def test_fsdax_namespace_has_a_block_device(fixture_host):
+    host = fixture_host('bookworm/07-fsdax')
+    fs = [ns for ns in host.namespaces if ns.name == 'pmem-fs'][0]
+    assert fs.mode == 'fsdax' and fs.blockdev and not fs.chardev and fs.raw_size == 256 << 20
+
+
+def test_bullseye_boots_in_the_dax_class_model(fixture_host):
+    host = fixture_host('bullseye/02-devdax')
+    assert host.device_model == 'dax-class'
+    assert host.dax_device('dax0.0').model == 'dax-class'
+    assert host.tool_major('daxctl') == 71
+
+
+def test_trixie_auto_onlines(fixture_host):
+    host = fixture_host('trixie/02-devdax')
+    assert host.auto_online_blocks == 'online'
+    assert host.kernel_at_least(6, 12)
