@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # build-image.sh SUITE  --  build (or reuse) a cached Debian guest image for NVDIMM tests.
 #
 #   SUITE: bullseye | bookworm | trixie

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """pmemvm.py -- throwaway QEMU (TCG) Debian VMs with emulated NVDIMMs, for tests.
 
-Usage:
+Usage (python3 tools/vm/pmemvm.py ...):
   pmemvm.py up --state-dir DIR [--suite bookworm] [--name NAME] [--ram 2G] [--smp 2]
                [--nvdimm SPEC ...] [--keep-state] [--timeout 240] [--append ARGS]
   pmemvm.py down --state-dir DIR [--purge]
@@ -67,7 +66,7 @@ def parse_size(text):
 
 def parse_nvdimm(spec):
     """'4G' -> (4G, 256K); '4G:nolabel' -> (4G, 0); '4G:label=128K' -> (4G, 128K)."""
-    size, _, opt = spec.partition(":")
+    size, opt = (spec.split(":", 1) + [""])[:2]
     label = DEFAULT_LABEL
     if opt == "nolabel":
         label = 0
@@ -105,7 +104,8 @@ def free_port():
 def running_pid(state_dir):
     """The pid in STATE_DIR/qemu.pid if it is a live QEMU started for STATE_DIR."""
     try:
-        pid = int(open(os.path.join(state_dir, "qemu.pid")).read().strip())
+        with open(os.path.join(state_dir, "qemu.pid")) as f:
+            pid = int(f.read().strip())
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = f.read().split(b"\0")
     except (OSError, ValueError):
@@ -121,7 +121,10 @@ def stop(state_dir, grace=10.0):
     pid = running_pid(state_dir)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
     deadline = time.monotonic() + grace
     while running_pid(state_dir) == pid and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -155,12 +158,15 @@ def serial_tail(state_dir, lines=40):
 
 def build_image(suite):
     """Run build-image.sh (cached: fast when built). Returns the image directory."""
-    proc = subprocess.Popen([BUILD_IMAGE, suite], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(["bash", BUILD_IMAGE, suite], stdout=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        out, _ = proc.communicate()
+        out = proc.communicate()[0]
     except BaseException:
-        os.killpg(proc.pid, signal.SIGTERM)   # its EXIT trap cleans up temp dir and mounts
+        try:    # the script's EXIT trap removes its temp dir and mounts
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         proc.wait()
         raise
     lines = [l for l in out.splitlines() if l.strip()]
@@ -247,7 +253,7 @@ def start_qemu(args, image, info, disk, files, nvdimms):
         with open(os.path.join(args.state_dir, "qemu.cmdline"), "w") as f:
             f.write(" ".join(argv) + "\n")
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+                           stderr=subprocess.STDOUT, text=True, check=False)
         if r.returncode == 0:
             return port
         if "host forwarding" in r.stdout:
@@ -265,7 +271,7 @@ def wait_ssh(state_dir, key, port, timeout):
             raise Failure("qemu exited during boot")
         try:
             r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, timeout=20)
+                               stderr=subprocess.DEVNULL, timeout=20, check=False)
             if r.returncode == 0:
                 return
         except subprocess.TimeoutExpired:
@@ -365,7 +371,7 @@ def cmd_down(args):
         try:
             subprocess.run(ssh_base(inst["identity_file"], inst["port"], "root")
                            + ["sync"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=10)
+                           stderr=subprocess.DEVNULL, timeout=10, check=False)
         except subprocess.TimeoutExpired:
             pass
     if stop(d):

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # smoke.sh [SUITE ...]  --  boot a VM per suite (default: bullseye bookworm trixie) with
 # one 4G NVDIMM and 2G RAM, check the guest tools over ssh, stop it again.
 # Prints the boot-to-ssh time per suite; exits non-zero on the first failure.
