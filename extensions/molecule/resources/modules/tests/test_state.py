@@ -46,7 +46,7 @@ def test_numactl_shows_a_cpu_less_node_with_the_memory(host):
 def test_sysfs_blocks_are_online_in_zone_movable(host):
     device = _device(host)[1]
     node = device["target_node"]
-    blocks = host.check_output("ls -d /sys/devices/system/node/node%d/memory*" % node).split()
+    blocks = host.check_output("ls -d /sys/devices/system/node/node%d/memory[0-9]*" % node).split()
     assert len(blocks) >= 14
     for block in blocks:
         assert host.file(block + "/state").content_string.strip() == "online"
