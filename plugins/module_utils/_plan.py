@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import time
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
@@ -124,7 +125,10 @@ def in_use_reasons(host, ns):
             reasons.append('%s is in system-ram mode with %d of %d memory blocks online; take it back first '
                            'with memtier.pmem.memory_online state=offline and memtier.pmem.dax_reconfigure '
                            'mode=devdax' % (dev.dev, dev.online_memblocks, dev.total_memblocks))
-    nodes = ([ns.chardev] if ns.chardev and not reasons else []) + ([ns.blockdev, ns.blockdev + 's'] if ns.blockdev else [])
+            return reasons
+    nodes = [ns.chardev] if ns.chardev else []
+    if ns.blockdev:
+        nodes += [ns.blockdev, ns.blockdev + 's']
     holders = host.holders(nodes)
     for node in nodes:
         mounts = host.mounted(node)
@@ -206,7 +210,7 @@ def plan_namespace(host, params):
     if ns is None and region is not None:
         legacy = needs_labels(host, region)
         if legacy is not None:
-            return plan_label_less(host, region, legacy, want, params)
+            return plan_label_less(host, region, legacy, want)
 
     if ns is not None:
         diffs = namespace_differences(ns, want)
@@ -232,16 +236,16 @@ def plan_namespace(host, params):
     return [Action('create', region.dev, create_argv(region, want))]
 
 
-def plan_label_less(host, region, legacy, want, params):
+def plan_label_less(host, region, legacy, want):
     """A region with no label index: initialise labels (opt-in) or convert its one namespace whole."""
     if want['init_labels'] and legacy.mode == 'raw':
         refuse_if_in_use(host, legacy, 'initialise the labels of the region that holds')
         dimms = host.region_dimms(region.id)
-        actions = [Action('init_labels', region.dev, None, dimms=','.join(dimms))]
-        fake = _after_init(region)
-        check_fits(fake, want)
-        actions.append(Action('create', region.dev, create_argv(region, want)))
-        return actions
+        labelled = copy.copy(region)  # once labelled, all of the region is free
+        labelled.available_size = labelled.max_available_extent = region.size
+        check_fits(labelled, want)
+        return [Action('init_labels', region.dev, None, dimms=','.join(dimms)),
+                Action('create', region.dev, create_argv(region, want))]
     if want.get('size') is not None or want.get('align') is not None:
         raise PmemError('region=%s is label-less (one fixed %s namespace, %s, no free space): it cannot be '
                         'sub-divided. Set init_labels: true to give it a label index (discards %s), or omit '
@@ -263,17 +267,6 @@ def convert_argv(ns, want):
     if want.get('map') and want['mode'] in ('fsdax', 'devdax'):
         argv.append('--map=%s' % want['map'])
     return argv
-
-
-class _after_init:
-    """What a region looks like once its labels are initialised: all of it free."""
-
-    def __init__(self, region):
-        self.dev = region.dev
-        self.id = region.id
-        self.align = region.align
-        self.available_size = region.size
-        self.max_available_extent = region.size
 
 
 def pick_region(host, want):
@@ -359,7 +352,7 @@ def online_argv(dev, movable):
     return argv + [dev.dev]
 
 
-def plan_online(host, dev, movable, force, timeout):
+def plan_online(dev, movable, force, timeout):
     """Actions that leave every memory block of a system-ram device online in the wanted zone."""
     zone = 'Movable' if movable else 'Normal'
     wrong = [b for b in dev.blocks if b.online and b.zone != zone]
@@ -446,7 +439,7 @@ def plan_memory(host, dev, params):
         raise PmemError('%s is in %s mode, so it has no memory to online; hand it to the kernel first with '
                         'memtier.pmem.dax_reconfigure mode=system-ram' % (dev.dev, dev.mode))
     movable = params.get('movable')
-    return plan_online(host, dev, True if movable is None else movable, bool(params.get('force')), timeout)
+    return plan_online(dev, True if movable is None else movable, bool(params.get('force')), timeout)
 
 
 def plan_reconfigure(host, dev, params):
@@ -466,7 +459,7 @@ def plan_reconfigure(host, dev, params):
             if params.get('online', True):
                 actions.append(Action('online', dev.dev, online_argv(dev, movable)))
         elif params.get('online', True):
-            actions.extend(plan_online(host, dev, movable, force, timeout))
+            actions.extend(plan_online(dev, movable, force, timeout))
         return actions
     # mode == devdax
     if dev.mode == 'system-ram':
