@@ -264,8 +264,6 @@ class Region:
         self.max_available_extent = _int(data.get('max_available_extent'), self.available_size)
         self.type = data.get('type', 'pmem')
         self.state = data.get('state', 'enabled')
-        self.numa_node = data.get('numa_node')
-        self.target_node = data.get('target_node')
 
     def to_dict(self):
         return {
@@ -289,7 +287,6 @@ class Namespace:
         self.chardev = data.get('chardev')
         self.blockdev = data.get('blockdev')
         self.align = _int(data.get('align'))
-        self.sector_size = data.get('sector_size')
         self.state = data.get('state', 'enabled')
         # Legacy (label-less) namespaces cannot be named, resized or sub-divided.
         self.legacy = legacy
