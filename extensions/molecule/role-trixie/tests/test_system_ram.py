@@ -1,0 +1,62 @@
+"""Real state after the role converged on Debian 13: two devices on two NVDIMMs, auto-online neutralised."""
+import json
+
+import pytest
+
+DEVICES = ("pmem-a", "pmem-b")
+
+
+def run_json(host, cmd):
+    with host.sudo():
+        out = host.check_output(cmd)
+    return json.loads(out) if out.strip() else []
+
+
+@pytest.fixture(scope="module")
+def state(host):
+    namespaces = {ns["name"]: ns for ns in run_json(host, "ndctl list -N") if ns.get("name")}
+    devices = {d["chardev"]: d for d in run_json(host, "daxctl list")}
+    blocks = run_json(host, "lsmem -J -o RANGE,SIZE,STATE,BLOCK,NODE,ZONES")["memory"]
+    return namespaces, devices, blocks
+
+
+def test_two_devices_on_two_new_nodes(state):
+    namespaces, devices, blocks = state
+    nodes = set()
+    for name in DEVICES:
+        dev = devices[namespaces[name]["chardev"]]
+        assert dev["mode"] == "system-ram"
+        assert dev["online_memblocks"] == dev["total_memblocks"] > 0
+        assert dev["movable"] is True
+        nodes.add(dev["target_node"])
+    assert len(nodes) == 2 and 0 not in nodes
+    for node in nodes:
+        mine = [b for b in blocks if int(b["node"]) == node]
+        assert mine and all(b["state"] == "online" and b["zones"] == "Movable" for b in mine)
+
+
+def test_numactl_shows_two_cpuless_nodes(host, state):
+    namespaces, devices, _ = state
+    out = host.check_output("numactl -H")
+    for name in DEVICES:
+        node = devices[namespaces[name]["chardev"]]["target_node"]
+        assert "node %d cpus:" % node in out
+        size = [line for line in out.splitlines() if line.startswith("node %d size:" % node)][0]
+        assert int(size.split()[3]) >= 800
+
+
+def test_auto_online_neutralised_now_and_at_boot(host):
+    assert host.file("/sys/devices/system/memory/auto_online_blocks").content_string.strip() == "offline"
+    unit = host.file("/etc/systemd/system/memtier-memhp-offline.service")
+    assert "echo offline > /sys/devices/system/memory/auto_online_blocks" in unit.content_string
+    assert host.file("/etc/systemd/system/sysinit.target.wants/memtier-memhp-offline.service").is_symlink
+
+
+def test_boot_configuration(host, state):
+    namespaces, _, _ = state
+    for name in DEVICES:
+        conf = host.file("/etc/daxctl.conf.d/memtier-%s.conf" % name)
+        assert "nvdimm.uuid = %s" % namespaces[name]["uuid"] in conf.content_string
+    assert host.file("/etc/systemd/system/daxdev-reconfigure@.service").exists
+    # Debian 13 ships the upstream rule: no override needed.
+    assert not host.file("/etc/udev/rules.d/90-daxctl-device.rules").exists
