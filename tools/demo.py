@@ -62,4 +62,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except subprocess.CalledProcessError as exc:
+        sys.exit('demo: %s failed with exit code %d' % (' '.join(exc.cmd), exc.returncode))
