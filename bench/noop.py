@@ -89,8 +89,8 @@ def main():
         calls = {}
         for round_number in range(opts.rounds):
             print('round %d of %d' % (round_number + 1, opts.rounds), file=sys.stderr)
-            times['baseline'].append(ansible(inv.name, 'ansible.builtin.command', 'daxctl.real list', env,
-                                              noop=False))
+            times['baseline'].append(
+                ansible(inv.name, 'ansible.builtin.command', 'daxctl.real list', env, noop=False))
             for name, args in NOOPS.items():
                 guest(state_dir, ': > /tmp/bench-calls.log')
                 times[name].append(ansible(inv.name, 'memtier.pmem.' + name, args, env))

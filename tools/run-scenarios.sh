@@ -1,28 +1,43 @@
 #!/usr/bin/env bash
 # Run molecule scenarios, JOBS at a time (default 2: the machine has 2 cores and each VM is TCG).
-# Each scenario's output goes to .cache/logs/<scenario>.log; a failed scenario's log is printed.
+# Each scenario's output goes to .cache/logs/<scenario>.log; a failed scenario's log tail is printed.
 # Usage: tools/run-scenarios.sh scenario...
 set -uo pipefail
 jobs=${JOBS:-2}
 mkdir -p .cache/logs
+
 run_one() {
   local scenario=$1 start rc
   start=$(date +%s)
   molecule test -s "$scenario" > ".cache/logs/$scenario.log" 2>&1
   rc=$?
-  if [ $rc -eq 0 ]; then
+  if [ "$rc" -eq 0 ]; then
     echo "scenario $scenario: passed in $(( $(date +%s) - start )) s"
   else
     sed 's/\x1b\[[0-9;]*m//g' ".cache/logs/$scenario.log" | tail -150
     echo "scenario $scenario: FAILED (rc=$rc) after $(( $(date +%s) - start )) s"
   fi
-  return $rc
+  return "$rc"
 }
-export -f run_one
+
 # Build the guest images first, one at a time, so that parallel scenarios do not race to build them.
-for suite in bullseye bookworm trixie; do tools/vm/build-image.sh "$suite" > /dev/null || exit 1; done
-printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'run_one {}'
-rc=$?
-passed=$(grep -l "Molecule executed 1 scenario (1 successful)" $(printf '.cache/logs/%s.log ' "$@") 2>/dev/null | wc -l)
-echo "molecule: $passed passed, $(( $# - passed )) failed"
-exit $rc
+for suite in bullseye bookworm trixie; do
+  tools/vm/build-image.sh "$suite" > /dev/null || exit 1
+done
+
+failed=0
+running=0
+for scenario in "$@"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || failed=$((failed + 1))
+    running=$((running - 1))
+  fi
+  run_one "$scenario" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=$((failed + 1))
+  running=$((running - 1))
+done
+echo "molecule: $(( $# - failed )) passed, $failed failed"
+[ "$failed" -eq 0 ]

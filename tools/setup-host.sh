@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client python3-venv make git; do
+for pkg in qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client python3-venv make git shellcheck; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -30,7 +30,7 @@ case "$SUITE" in
 esac
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
-HASH=$(cat "$SELF" | sha256sum | cut -c1-12)
+HASH=$(sha256sum < "$SELF" | cut -c1-12)
 CACHE=${MEMTIER_VM_CACHE:-/var/cache/memtier-pmem}
 IMAGES=$CACHE/images
 FINAL=$IMAGES/$SUITE-$HASH
@@ -80,6 +80,7 @@ log() { echo "build-image[$SUITE]: $*"; }
 # A host's deb.debian.org-style entries: the site serving "<codename>" is the main
 # archive, the one serving "<codename>-security" is debian-security.
 apt_site() {   # $1: regexp on the Release (suite) name
+    # shellcheck disable=SC2016  # $(...) here is apt's format syntax, not the shell's
     apt-get indextargets --format '$(TARGET_OF) $(RELEASE) $(SITE)' 2>/dev/null |
         awk -v re="$1" '$1 == "deb" && $2 ~ re { print $3; exit }'
 }
@@ -193,9 +194,10 @@ chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     /bin/bash /tmp/setup.sh
 umount "$ROOT/proc"
 
-KVER=$(ls "$ROOT/lib/modules" | sort -V | tail -n1)
+KVER=$(find "$ROOT/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)
 cp "$ROOT/boot/vmlinuz-$KVER" "$TMP/vmlinuz"
 cp "$ROOT/boot/initrd.img-$KVER" "$TMP/initrd.img"
+# shellcheck disable=SC2016  # ${Version} is dpkg-query's format syntax
 pkgver() { chroot "$ROOT" dpkg-query -W -f '${Version}' "$1"; }
 ndctl_version=$(chroot "$ROOT" ndctl --version)
 cat > "$TMP/info.json" <<EOF

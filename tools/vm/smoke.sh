@@ -20,6 +20,7 @@ for suite in "$@"; do
     DIR=$BASE/$suite
     echo "=== $suite"
     $PMEMVM up --suite "$suite" --state-dir "$DIR" --ram 2G --nvdimm 4G --timeout 300
+    # shellcheck disable=SC2016  # the script runs in the guest, which expands it
     $PMEMVM ssh --state-dir "$DIR" -- '
         set -e
         echo "uname: $(uname -r)"; echo "ndctl: $(ndctl --version)"

@@ -21,7 +21,7 @@ def state(host):
 
 
 def test_devices_are_online_system_ram(state):
-    namespaces, devices, _ = state
+    namespaces, devices = state[:2]
     for name, zone in DEVICES.items():
         dev = devices[namespaces[name]["chardev"]]
         assert dev["mode"] == "system-ram"
@@ -40,7 +40,7 @@ def test_lsmem_shows_the_new_node_in_both_zones(state):
 
 
 def test_numactl_shows_the_memory(host, state):
-    namespaces, devices, _ = state
+    namespaces, devices = state[:2]
     node = devices[namespaces["pmem-ram0"]["chardev"]]["target_node"]
     out = host.check_output("numactl -H")
     size = [line for line in out.splitlines() if line.startswith("node %d size:" % node)][0]
@@ -53,7 +53,7 @@ def test_auto_online_policy_is_offline(host):
 
 
 def test_boot_configuration(host, state):
-    namespaces, _, _ = state
+    namespaces = state[0]
     for name, zone in DEVICES.items():
         conf = host.file("/etc/daxctl.conf.d/memtier-%s.conf" % name)
         assert conf.exists

@@ -36,7 +36,7 @@ def test_two_devices_on_two_new_nodes(state):
 
 
 def test_numactl_shows_two_cpuless_nodes(host, state):
-    namespaces, devices, _ = state
+    namespaces, devices = state[:2]
     out = host.check_output("numactl -H")
     for name in DEVICES:
         node = devices[namespaces[name]["chardev"]]["target_node"]
@@ -53,7 +53,7 @@ def test_auto_online_neutralised_now_and_at_boot(host):
 
 
 def test_boot_configuration(host, state):
-    namespaces, _, _ = state
+    namespaces = state[0]
     for name in DEVICES:
         conf = host.file("/etc/daxctl.conf.d/memtier-%s.conf" % name)
         assert "nvdimm.uuid = %s" % namespaces[name]["uuid"] in conf.content_string
