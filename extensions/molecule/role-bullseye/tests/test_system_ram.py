@@ -28,7 +28,7 @@ def test_system_ram_online_movable(host, namespace):
     assert dev["mode"] == "system-ram"
     assert dev["movable"] is True
     node = dev["target_node"]
-    blocks = [b for b in run_json(host, "lsmem -J -o RANGE,SIZE,STATE,BLOCK,NODE,ZONES")["memory"]
+    blocks = [b for b in run_json(host, "lsmem -J -a -o RANGE,SIZE,STATE,BLOCK,NODE,ZONES")["memory"]
               if int(b["node"]) == node]
     assert len(blocks) == 7 and all(b["state"] == "online" and b["zones"] == "Movable" for b in blocks)
     assert "node %d size: 896 MB" % node in host.check_output("numactl -H")
