@@ -195,7 +195,8 @@ def plan_namespace(host, params):
     ns = find_namespace(host, want.get('name'), want.get('uuid'),
                         option='name' if want.get('name') else 'uuid')
     region = None
-    if want.get('region') is not None:
+    # A namespace found where it was asked for needs no region lookup (a no-op reads one ndctl list).
+    if want.get('region') is not None and (ns is None or ns.region != want['region']):
         region = host.region(want['region'])
         if region is None:
             known = ', '.join(r.dev for r in host.regions) or 'none'

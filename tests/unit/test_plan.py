@@ -50,9 +50,10 @@ def test_create_names_region_size_and_name(fixture_host):
         'ndctl create-namespace --region=region0 --mode=devdax --size=1073741824 --name=pmem-ram']
 
 
-def test_existing_namespace_is_a_no_op_and_reads_only_ndctl_list(fixture_host):
+@pytest.mark.parametrize('region', [None, 'region0'])
+def test_existing_namespace_is_a_no_op_and_reads_only_ndctl_list(fixture_host, region):
     host = fixture_host('bookworm/02-devdax')
-    assert plan_namespace(host, ns_params(size='1g', region=None)) == []
+    assert plan_namespace(host, ns_params(size='1g', region=region)) == []
     assert host.runner.calls == ['ndctl list --namespaces --idle']
 
 
