@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 MODULE_SCENARIOS := modules-bullseye modules-bookworm modules-trixie
 ROLE_SCENARIOS := $(sort $(notdir $(wildcard extensions/molecule/role-*)))
 SCENARIOS ?= $(ROLE_SCENARIOS) $(MODULE_SCENARIOS)
-JOBS ?= 2
+JOBS ?= 1
 
 .PHONY: help venv link units sanity lint molecule test demo images build clean
 
@@ -54,7 +54,8 @@ lint: venv link
 images:
 	for suite in bullseye bookworm trixie; do tools/vm/build-image.sh $$suite; done
 
-# JOBS=1 runs them one after another; 2 (the default) boots two VMs at a time.
+# JOBS=1 (the default) runs them one after another. molecule installs the collection into
+# ~/.ansible/collections before each scenario, so parallel scenarios (JOBS=2) can race on that copy.
 molecule: venv link
 	JOBS=$(JOBS) tools/run-scenarios.sh $(SCENARIOS)
 
