@@ -53,3 +53,16 @@ attributes:
     support: N/A
     platforms: posix
 '''
+
+    # The option every module has (extends_documentation_fragment: memtier.pmem.attributes.bin_dir).
+    BIN_DIR = r'''
+options:
+  bin_dir:
+    description:
+      - Directory that holds the C(ndctl) and C(daxctl) to run, for example V(/opt/ndctl/bin) for a build
+        installed under a prefix (the C(system_ram) role's C(system_ram_ndctl_source) makes one).
+      - When left out, the modules use the C(ndctl) and C(daxctl) found on the E(PATH) and in the sbin directories.
+      - All modules of the collection take it, so one C(module_defaults) entry for C(group/memtier.pmem.pmem)
+        points them all at the same build.
+    type: path
+'''

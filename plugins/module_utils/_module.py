@@ -13,7 +13,7 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.memtier.pmem.plugins.module_utils._pmem import Host, ModuleRunner, PmemError
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, Host, ModuleRunner, PmemError
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTracker, apply
 
 # Options shared by the modules that act on one dax device.
@@ -23,10 +23,11 @@ DEVICE_OPTIONS = dict(
     movable=dict(type='bool', default=True),
     force=dict(type='bool', default=False),
     timeout=dict(type='int', default=120),
+    **BIN_DIR_OPTION
 )
 
 
-def converge(module, key, snapshot, plan, predict, host=None):
+def converge(module, key, snapshot, plan, predict):
     """Drive one module run.
 
     ``snapshot(host)`` returns the object's state as a dict (or None when it does not exist),
@@ -34,7 +35,7 @@ def converge(module, key, snapshot, plan, predict, host=None):
     ``changed`` and ``diff`` come from the state before and after; in check mode "after" is the
     prediction, so check mode says changed exactly when the real run would change something.
     """
-    host = host or Host(ModuleRunner(module))
+    host = Host(ModuleRunner(module))
     try:
         before = snapshot(host)
         actions = plan(host)

@@ -126,12 +126,37 @@ def is_uuid(value):
 # The one seam that touches the host
 # ---------------------------------------------------------------------------------------------
 
+# The option every module takes to run an ndctl/daxctl other than the one on the PATH.
+BIN_DIR_OPTION = dict(bin_dir=dict(type='path'))
+TOOLS = ('ndctl', 'daxctl')
+
+
 class ModuleRunner:
-    """Runs programs through AnsibleModule.run_command (argument lists, C locale) and reads sysfs."""
+    """Runs programs through AnsibleModule.run_command (argument lists, C locale) and reads sysfs.
+
+    ndctl and daxctl are looked up once, before anything runs: in ``bin_dir`` when the module was
+    given one (a build installed under a prefix), else on the PATH and in the sbin directories.
+    """
 
     def __init__(self, module):
         self.module = module
         self._bins = {}
+        bin_dir = module.params.get('bin_dir')
+        for tool in TOOLS:
+            if bin_dir:
+                path = os.path.join(bin_dir, tool)
+                self._bins[tool] = path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+            else:
+                self._bins[tool] = module.get_bin_path(tool)
+        missing = [tool for tool in TOOLS if not self._bins[tool]]
+        if missing and bin_dir:
+            module.fail_json(msg='bin_dir: %s has no executable %s. Give the directory that holds both ndctl and '
+                                 'daxctl (the bin directory of the prefix they were installed under), or leave '
+                                 'bin_dir out to use the PATH.' % (bin_dir, ' or '.join(missing)))
+        if missing:
+            module.fail_json(msg='%s not found on the PATH of the host. Install the distribution\'s packages (the '
+                                 'memtier.pmem.system_ram role does), or set bin_dir to the directory of a build '
+                                 'installed under a prefix.' % ' and '.join(missing))
 
     def _bin(self, name):
         if name not in self._bins:

@@ -24,6 +24,7 @@ author:
   - memtier engineers (@memtier)
 extends_documentation_fragment:
   - memtier.pmem.attributes
+  - memtier.pmem.attributes.bin_dir
 options:
   device:
     description:

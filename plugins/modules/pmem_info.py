@@ -23,6 +23,7 @@ author:
   - memtier engineers (@memtier)
 extends_documentation_fragment:
   - memtier.pmem.attributes.info_module
+  - memtier.pmem.attributes.bin_dir
 options: {}
 seealso:
   - module: memtier.pmem.pmem_namespace
@@ -111,18 +112,13 @@ device_model:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.memtier.pmem.plugins.module_utils._pmem import Host, ModuleRunner, PmemError, facts
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, Host, ModuleRunner, PmemError, facts
 
 
 def main():
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    runner = ModuleRunner(module)
-    missing = [tool for tool in ('ndctl', 'daxctl') if not module.get_bin_path(tool)]
-    if missing:
-        module.fail_json(msg='%s not found on the host; install the distribution packages (the '
-                             'memtier.pmem.system_ram role does)' % ' and '.join(missing))
+    module = AnsibleModule(argument_spec=dict(BIN_DIR_OPTION), supports_check_mode=True)
     try:
-        result = facts(Host(runner))
+        result = facts(Host(ModuleRunner(module)))
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(changed=False, **result)
