@@ -1,18 +1,10 @@
 """Real state after the role converged on Debian 11: bus device model, system RAM, boot unit for daxctl 71."""
-import json
-
 import pytest
 
 
-def run_json(host, cmd):
-    with host.sudo():
-        out = host.check_output(cmd)
-    return json.loads(out) if out.strip() else []
-
-
 @pytest.fixture(scope="module")
-def namespace(host):
-    return [ns for ns in run_json(host, "ndctl list -N") if ns.get("name") == "pmem-ram0"][0]
+def namespace(state):
+    return state[0]["pmem-ram0"]
 
 
 def test_bus_model_now_and_at_boot(host):
@@ -23,15 +15,14 @@ def test_bus_model_now_and_at_boot(host):
         assert host.check_output("modprobe --resolve-alias nd:t7").strip() == "dax_pmem"
 
 
-def test_system_ram_online_movable(host, namespace):
-    dev = [d for d in run_json(host, "daxctl list") if d["chardev"] == namespace["chardev"]][0]
+def test_system_ram_online_movable(state, numa, namespace):
+    dev = state[1][namespace["chardev"]]
     assert dev["mode"] == "system-ram"
     assert dev["movable"] is True
     node = dev["target_node"]
-    blocks = [b for b in run_json(host, "lsmem -J -a -o RANGE,SIZE,STATE,BLOCK,NODE,ZONES")["memory"]
-              if int(b["node"]) == node]
+    blocks = [b for b in state[2] if int(b["node"]) == node]
     assert len(blocks) == 7 and all(b["state"] == "online" and b["zones"] == "Movable" for b in blocks)
-    assert "node %d size: 896 MB" % node in host.check_output("numactl -H")
+    assert numa[node] == {"cpus": [], "size_mb": 896}
 
 
 def test_boot_unit(host, namespace):

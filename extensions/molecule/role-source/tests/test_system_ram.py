@@ -1,20 +1,20 @@
 """Real state after the role built ndctl 81 under /opt/ndctl on Debian 12 and provisioned with it."""
-import json
-
 import pytest
 
 PREFIX = "/opt/ndctl"
 
 
 @pytest.fixture(scope="module")
-def state(host):
-    with host.sudo():
-        namespaces = json.loads(host.check_output(PREFIX + "/bin/ndctl list -N"))
-        devices = json.loads(host.check_output(PREFIX + "/bin/daxctl list"))
-        blocks = json.loads(host.check_output("lsmem -a -J -o RANGE,STATE,NODE,ZONES"))["memory"]
-    namespace = [ns for ns in namespaces if ns.get("name") == "pmem-ram0"][0]
-    device = [d for d in devices if d["chardev"] == namespace["chardev"]][0]
-    return namespace, device, blocks
+def pmem_bin():
+    """Read the host with the build's ndctl and daxctl."""
+    return PREFIX + "/bin/"
+
+
+@pytest.fixture(scope="module")
+def pmem_ram0(state):
+    namespaces, devices, blocks = state
+    namespace = namespaces["pmem-ram0"]
+    return namespace, devices[namespace["chardev"]], blocks
 
 
 def test_build_under_the_prefix(host):
@@ -37,8 +37,8 @@ def test_distribution_files_untouched(host):
     assert not host.file(PREFIX + "/etc").exists
 
 
-def test_device_online_movable_on_a_new_node(state):
-    namespace, device, blocks = state
+def test_device_online_movable_on_a_new_node(pmem_ram0, numa):
+    namespace, device, blocks = pmem_ram0
     assert namespace["mode"] == "devdax"
     assert device["mode"] == "system-ram"
     assert device["online_memblocks"] == device["total_memblocks"] > 0
@@ -47,10 +47,11 @@ def test_device_online_movable_on_a_new_node(state):
     mine = [b for b in blocks if int(b["node"]) == node]
     assert node != 0 and len(mine) == device["total_memblocks"]
     assert all(b["state"] == "online" and b["zones"] == "Movable" for b in mine)
+    assert numa[node] == {"cpus": [], "size_mb": 128 * len(mine)}
 
 
-def test_boot_configuration_runs_the_build(host, state):
-    namespace = state[0]
+def test_boot_configuration_runs_the_build(host, pmem_ram0):
+    namespace = pmem_ram0[0]
     conf = host.file("/etc/daxctl.conf.d/memtier-pmem-ram0.conf").content_string
     assert "nvdimm.uuid = %s" % namespace["uuid"] in conf
     unit = host.file("/etc/systemd/system/daxdev-reconfigure@.service").content_string
