@@ -66,3 +66,18 @@ options:
         points them all at the same build.
     type: path
 '''
+
+    # The host lock every changing module takes (extends_documentation_fragment: memtier.pmem.attributes.lock).
+    LOCK = r'''
+options:
+  lock_timeout:
+    description:
+      - Seconds to wait for the host lock (C(/run/lock/memtier-pmem.lock)), which every changing module of the
+        collection holds from its first look at the host to its last, so that two runs on one host (two playbooks,
+        ad-hoc commands, async tasks) never act on the same state.
+      - When another run still holds it after that time, the module fails, names the run that holds it and
+        changes nothing. V(0) does not wait.
+      - The lock is also taken in check mode, so that the prediction is made from a state no other run is changing.
+    type: int
+    default: 300
+'''

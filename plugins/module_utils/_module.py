@@ -5,16 +5,23 @@
 #
 # This is a private module_utils file of memtier.pmem: it is not part of the collection's
 # public API and may change at any time.
-"""The flow every changing module follows: read, plan, apply (not in check mode), read again."""
+"""The flow every changing module follows, under the host lock: read, plan, apply (not in check
+mode), read again."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, Host, ModuleRunner, PmemError
-from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTracker, apply
+from ansible_collections.memtier.pmem.plugins.module_utils._apply import Executor
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
+    BIN_DIR_OPTION, LOCK_OPTION, Host, ModuleRunner, PmemError,
+)
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTracker
 
 # Options shared by the modules that act on one dax device.
 DEVICE_OPTIONS = dict(
@@ -25,27 +32,46 @@ DEVICE_OPTIONS = dict(
     timeout=dict(type='int', default=120),
     **BIN_DIR_OPTION
 )
+DEVICE_OPTIONS.update(LOCK_OPTION)
+
+
+def host_for(module, require_tools=True):
+    """The one place a module gets its Host (the unit tests replace ModuleRunner here)."""
+    return Host(ModuleRunner(module, require_tools=require_tools))
 
 
 def converge(module, key, snapshot, plan, predict):
-    """Drive one module run.
+    """Drive one module run, holding the host lock from the first read to the last.
 
     ``snapshot(host)`` returns the object's state as a dict (or None when it does not exist),
     ``plan(host)`` the actions, ``predict(host, actions)`` the state check mode expects after them.
     ``changed`` and ``diff`` come from the state before and after; in check mode "after" is the
     prediction, so check mode says changed exactly when the real run would change something.
+    A failure half-way reports the commands that already ran and the object's state after them.
     """
-    host = Host(ModuleRunner(module))
+    host = host_for(module)
+    executor = Executor(host)
+    lock_timeout = module.params['lock_timeout']
+    owner = 'pid %d, memtier.pmem.%s, since %s' % (os.getpid(), module._name.split('.')[-1],
+                                                    time.strftime('%Y-%m-%d %H:%M:%S'))
     try:
-        before = snapshot(host)
-        actions = plan(host)
-        if module.check_mode or not actions:
-            after = predict(host, actions)
-            commands = [action.describe() for action in actions]
-        else:
-            commands = apply(host, actions)
-            host.forget()
-            after = snapshot(host)
+        if lock_timeout < 0:
+            raise PmemError('lock_timeout=%s must be 0 (do not wait) or a positive number of seconds' % lock_timeout)
+        with host.runner.lock(lock_timeout, owner):
+            before = snapshot(host)
+            actions = plan(host)
+            if module.check_mode or not actions:
+                after = predict(host, actions)
+                commands = [action.describe() for action in actions]
+            else:
+                try:
+                    commands = executor.apply(actions)
+                except PmemError as exc:
+                    exc.details['commands'] = executor.ran
+                    exc.details[key] = _state_after_failure(host, snapshot)
+                    raise
+                host.forget()
+                after = snapshot(host)
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     result = {
@@ -56,6 +82,14 @@ def converge(module, key, snapshot, plan, predict):
     if module._diff:
         result['diff'] = {'before': before or {}, 'after': after or {}}
     module.exit_json(**result)
+
+
+def _state_after_failure(host, snapshot):
+    host.forget()
+    try:
+        return snapshot(host)
+    except PmemError:
+        return None
 
 
 def run_device_module(options, plan):

@@ -18,7 +18,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import time
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     SYS_MEMORY, PmemError, check_device_name, check_namespace_name, human_size, is_uuid,
@@ -42,7 +41,8 @@ class Action:
     def describe(self):
         if self.argv:
             return ' '.join(self.argv)
-        details = ' '.join('%s=%s' % item for item in sorted(self.args.items()))
+        details = ' '.join('%s=%s' % (key, ','.join(value) if isinstance(value, list) else value)
+                           for key, value in sorted(self.args.items()))
         return ('%s %s %s' % (self.kind, self.target, details)).strip()
 
     def __repr__(self):
@@ -245,7 +245,7 @@ def plan_label_less(host, region, legacy, want):
         labelled = copy.copy(region)  # once labelled, all of the region is free
         labelled.available_size = labelled.max_available_extent = region.size
         check_fits(labelled, want)
-        return [Action('init_labels', region.dev, None, dimms=','.join(dimms)),
+        return [Action('init_labels', region.dev, None, dimms=dimms),
                 Action('create', region.dev, create_argv(region, want))]
     if want.get('size') is not None or want.get('align') is not None:
         raise PmemError('region=%s is label-less (one fixed %s namespace, %s, no free space): it cannot be '
@@ -505,106 +505,3 @@ def predict_device(host, dev, actions):
             after['movable'] = None
             after['zones'] = []
     return after
-
-
-# ---------------------------------------------------------------------------------------------
-# Applying
-# ---------------------------------------------------------------------------------------------
-
-def apply(host, actions):
-    """Run the actions in order; returns the command lines that ran."""
-    ran = []
-    for action in actions:
-        if action.kind == 'init_labels':
-            ran.extend(init_labels(host, action))
-        elif action.kind == 'offline':
-            ran.extend(offline_memory(host, action.target, action.args['timeout']))
-        elif action.kind == 'online':
-            host.forget()
-            rc, out, err = host.runner.run(action.argv)
-            ran.append(action.describe())
-            # daxctl exits 1 ("detected a race") when some blocks were online already: judge by state.
-            host.forget()
-            dev = host.dax_device(action.target)
-            if dev is None or dev.online_memblocks < dev.total_memblocks or rc not in (0, 1):
-                raise PmemError('onlining %s failed (rc=%s): %s' % (action.target, rc, (err or out).strip()),
-                                device=dev.to_dict() if dev else None)
-        else:
-            host.run(action.argv)
-            ran.append(action.describe())
-        host.forget()
-    return ran
-
-
-def init_labels(host, action):
-    region = action.target
-    dimms = [d for d in action.args['dimms'].split(',') if d]
-    ran = []
-    host.run(['ndctl', 'disable-region', region])
-    ran.append('ndctl disable-region %s' % region)
-    try:
-        for dimm in dimms:
-            rc, out, err = host.runner.run(['ndctl', 'init-labels', dimm])
-            ran.append('ndctl init-labels %s' % dimm)
-            if rc != 0:
-                raise PmemError('%s has no label area (%s): the NVDIMM is label-less and %s cannot be sub-divided; '
-                                'set init_labels: false, omit size and set force: true to convert its one namespace '
-                                'whole' % (dimm, (err or out).strip(), region))
-    finally:
-        host.run(['ndctl', 'enable-region', region])
-        ran.append('ndctl enable-region %s' % region)
-    return ran
-
-
-def offline_memory(host, name, timeout):
-    """Offline every online block of a device within ``timeout`` seconds.
-
-    daxctl gives up at the first busy block, so after it fails the remaining blocks are tried one by
-    one through sysfs: a re-run finishes what can be finished, and what stays online is reported.
-    """
-    ran = []
-    deadline = time.time() + timeout
-    argv = ['timeout', '--signal=INT', '--kill-after=10', str(int(timeout)), 'daxctl', 'offline-memory', name]
-    rc, out, err = host.runner.run(argv)
-    ran.append(' '.join(argv))
-    host.forget()
-    dev = host.dax_device(name)
-    if dev is None:
-        return ran
-    errors = {}
-    timed_out = rc in (124, 130, 137) or time.time() > deadline
-    for block in sorted((b for b in dev.blocks if b.online), key=lambda b: -b.index):
-        if timed_out or time.time() > deadline:
-            errors[block.index] = 'time limit of %ss reached' % timeout
-            continue
-        error = host.runner.write('%s/memory%d/state' % (SYS_MEMORY, block.index), 'offline')
-        ran.append('echo offline > %s/memory%d/state' % (SYS_MEMORY, block.index))
-        if error:
-            errors[block.index] = error
-    host.forget()
-    dev = host.dax_device(name)
-    pinned = [b for b in dev.blocks if b.online]
-    if pinned:
-        raise PmemError(pinned_message(host, dev, pinned, errors, (err or out).strip()),
-                        device=dict(dev.to_dict(), pinned_blocks=[
-                            dict(b.to_dict(), error=errors.get(b.index)) for b in pinned]),
-                        commands=ran)
-    return ran
-
-
-def pinned_message(host, dev, pinned, errors, daxctl_said):
-    zones = sorted(set(b.zone or '?' for b in pinned))
-    why = []
-    if 'Normal' in zones:
-        why.append('memory onlined into ZONE_NORMAL (movable: false) can hold unmovable kernel allocations '
-                   '(slab, page tables) that cannot be migrated; they are usually only freed by a reboot. '
-                   'Online it movable (the default) next time')
-    if 'Movable' in zones:
-        why.append('pages in ZONE_MOVABLE could not be migrated in time (pinned for I/O, or no free memory '
-                   'elsewhere); free memory on other nodes and run again, or raise timeout')
-    return ('%s: %d of %d memory blocks stayed online (%s; zone %s, node %s; %s). The blocks that could be '
-            'offlined are offline; nothing else was changed. Why: %s.'
-            % (dev.dev, len(pinned), dev.total_memblocks,
-               ', '.join('memory%d' % b.index for b in pinned), '/'.join(zones),
-               '/'.join(sorted(set(str(b.node) for b in pinned))),
-               '; '.join(sorted(set(errors.values()))) or daxctl_said or 'busy', ' '.join(why)))

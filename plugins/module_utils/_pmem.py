@@ -18,9 +18,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
+import time
 
 C_LOCALE = {'LANG': 'C', 'LC_ALL': 'C', 'LC_MESSAGES': 'C'}
 
@@ -32,16 +36,25 @@ SYS_ND_BUS = '/sys/bus/nd/devices'
 DAX_PMEM_COMPAT = '/sys/bus/nd/drivers/dax_pmem_compat'
 KMEM_DRIVER = '/sys/bus/dax/drivers/kmem'
 
-DEVICE_RE = re.compile(r'^dax(\d+)\.(\d+)$')
-NAMESPACE_DEV_RE = re.compile(r'^namespace(\d+)\.(\d+)$')
-REGION_RE = re.compile(r'^(?:region)?(\d+)$')
-UUID_RE = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+# Every pattern matches the whole string (\Z, not $, which also matches before a final newline: a name
+# "f1\n" would reach ndctl, and the kernel would store "f1").
+DEVICE_RE = re.compile(r'^dax(\d+)\.(\d+)\Z')
+NAMESPACE_DEV_RE = re.compile(r'^namespace(\d+)\.(\d+)\Z')
+REGION_RE = re.compile(r'^(?:region)?(\d+)\Z')
+UUID_RE = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z')
 # ndctl stores up to 63 bytes of name in the label; keep names to a portable, shell-safe set.
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$')
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z')
 NULL_UUID = '00000000-0000-0000-0000-000000000000'
 
 _UNITS = {'': 1, 'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30, 't': 1 << 40}
-_SIZE_RE = re.compile(r'^\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*$', re.IGNORECASE)
+_SIZE_RE = re.compile(r'^(\d+)\s*([kmgt]?)(?:i?b)?\Z', re.IGNORECASE)
+PAGE_SIZE = 4096
+# struct page is 64 bytes per 4 KiB page: the DRAM a hot-add takes for its memmap (1/64 of the memory).
+STRUCT_PAGE = 64
+
+# Every changing module holds this lock from its first read to its last, so two runs on one host
+# (two playbooks, ad-hoc commands, async tasks) never plan from the same state.
+LOCK_FILE = '/run/lock/memtier-pmem.lock'
 
 
 class PmemError(Exception):
@@ -72,16 +85,32 @@ class CommandError(PmemError):
 # ---------------------------------------------------------------------------------------------
 
 def parse_size(value, option='size'):
-    """'12g', '512M', '1GiB', '4096' or an int -> bytes (binary units, as ndctl takes them)."""
+    """'12g', '512M', '1GiB', '4096' or an int -> bytes (binary units, as ndctl takes them).
+
+    Zero is refused: ndctl reads --size=0 as "all free space", so a size of 0 would silently mean
+    the whole region. Leaving the option out is how to ask for that."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise PmemError('%s must not be negative, got %s' % (option, value))
-        return value
-    match = _SIZE_RE.match(str(value))
-    if not match:
-        raise PmemError("%s=%r is not a size: use bytes or a number with k, m, g or t (binary), e.g. '12g'"
+        size = value
+    else:
+        match = _SIZE_RE.match(str(value).strip(' \t')) if value is not None else None
+        if not match:
+            raise PmemError("%s=%r is not a size: use bytes or a number with k, m, g or t (binary), e.g. '12g'"
+                            % (option, value))
+        size = int(match.group(1)) * _UNITS[match.group(2).lower()]
+    if size <= 0:
+        raise PmemError('%s=%r is not a size: it must be more than 0. To take all the free space of the region, '
+                        'omit %s' % (option, value, option))
+    return size
+
+
+def parse_align(value, option='align'):
+    """A mapping alignment: a power of two of 4 KiB or more (ndctl's own rule), in bytes."""
+    align = parse_size(value, option)
+    if align < PAGE_SIZE or align & (align - 1):
+        raise PmemError("%s=%r is not an alignment: use a power of two of 4k or more that the region supports, "
+                        "usually 4k, 2m or 1g (see supported_alignments in memtier.pmem.pmem_info)"
                         % (option, value))
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+    return align
 
 
 def human_size(value):
@@ -97,7 +126,7 @@ def human_size(value):
 
 def region_id(value, option='region'):
     """'region0', '0' or 0 -> 0."""
-    match = REGION_RE.match(str(value).strip())
+    match = REGION_RE.match(str(value))
     if not match:
         raise PmemError("%s=%r is not a region: use a name such as 'region0' or its number '0' "
                         "(see memtier.pmem.pmem_info or 'ndctl list -R')" % (option, value))
@@ -126,9 +155,12 @@ def is_uuid(value):
 # The one seam that touches the host
 # ---------------------------------------------------------------------------------------------
 
-# The option every module takes to run an ndctl/daxctl other than the one on the PATH.
+# The options every module takes: which ndctl/daxctl to run, and (changing modules) how long to wait
+# for another run on the same host.
 BIN_DIR_OPTION = dict(bin_dir=dict(type='path'))
+LOCK_OPTION = dict(lock_timeout=dict(type='int', default=300))
 TOOLS = ('ndctl', 'daxctl')
+TIMEOUT_RC = (124, 130, 137)  # timeout(1): the limit was reached (TERM/INT/KILL)
 
 
 class ModuleRunner:
@@ -136,9 +168,10 @@ class ModuleRunner:
 
     ndctl and daxctl are looked up once, before anything runs: in ``bin_dir`` when the module was
     given one (a build installed under a prefix), else on the PATH and in the sbin directories.
+    ``require_tools=False`` (pmem_info) reports a host without them instead of failing.
     """
 
-    def __init__(self, module):
+    def __init__(self, module, require_tools=True):
         self.module = module
         self._bins = {}
         bin_dir = module.params.get('bin_dir')
@@ -153,18 +186,28 @@ class ModuleRunner:
             module.fail_json(msg='bin_dir: %s has no executable %s. Give the directory that holds both ndctl and '
                                  'daxctl (the bin directory of the prefix they were installed under), or leave '
                                  'bin_dir out to use the PATH.' % (bin_dir, ' or '.join(missing)))
-        if missing:
+        if missing and require_tools:
             module.fail_json(msg='%s not found on the PATH of the host. Install the distribution\'s packages (the '
                                  'memtier.pmem.system_ram role does), or set bin_dir to the directory of a build '
                                  'installed under a prefix.' % ' and '.join(missing))
 
+    def tool_path(self, name):
+        """Where ndctl or daxctl is (None when it is not installed)."""
+        return self._bins.get(name)
+
     def _bin(self, name):
         if name not in self._bins:
             self._bins[name] = self.module.get_bin_path(name, required=True)
+        if self._bins[name] is None:
+            raise PmemError('%s is not installed on this host' % name)
         return self._bins[name]
 
-    def run(self, argv, data=None):
+    def run(self, argv, data=None, timeout=None):
+        """Run argv (its program resolved as above); with ``timeout``, under timeout(1), which sends
+        SIGINT and then SIGKILL: rc 124 (or 130/137) means the limit was reached."""
         argv = [self._bin(argv[0])] + list(argv[1:])
+        if timeout is not None:
+            argv = [self._bin('timeout'), '--signal=INT', '--kill-after=10', str(max(1, int(-(-timeout // 1))))] + argv
         rc, out, err = self.module.run_command(argv, data=data, environ_update=C_LOCALE)
         return rc, out, err
 
@@ -172,7 +215,7 @@ class ModuleRunner:
         try:
             with open(path) as handle:
                 return handle.read()
-        except (IOError, OSError):
+        except (IOError, OSError, UnicodeDecodeError):
             return None
 
     def write(self, path, text):
@@ -196,6 +239,38 @@ class ModuleRunner:
         except (IOError, OSError):
             return None
 
+    @contextlib.contextmanager
+    def lock(self, timeout, owner):
+        """Hold the host lock (flock on LOCK_FILE), waiting at most ``timeout`` seconds for it."""
+        fd = _open_lock(LOCK_FILE)
+        deadline = time.time() + max(timeout, 0)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except (IOError, OSError) as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.time() >= deadline:
+                        held = os.pread(fd, 512, 0).decode('utf-8', 'replace').strip() or 'another process'
+                        raise PmemError('another run holds the host lock %s (%s); waited %s s (lock_timeout). Nothing '
+                                        'was changed. Let that run finish and run again, or raise lock_timeout'
+                                        % (LOCK_FILE, held, timeout))
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, owner.encode('utf-8'), 0)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+
+def _open_lock(path):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
 
 class ReplayRunner:
     """Answers from a recording (see tests/fixtures/record.py); used by the unit tests."""
@@ -205,10 +280,16 @@ class ReplayRunner:
         self.files = recording.get('files', {})
         self.dirs = recording.get('dirs', {})
         self.links = recording.get('links', {})
+        self.tools = recording.get('tools') or dict(
+            (tool, '/usr/bin/' + tool if '%s --version' % tool in self.commands else None) for tool in TOOLS)
         self.calls = []
         self.writes = []
+        self.locks = []
 
-    def run(self, argv, data=None):
+    def tool_path(self, name):
+        return self.tools.get(name)
+
+    def run(self, argv, data=None, timeout=None):
         key = ' '.join(argv)
         self.calls.append(key)
         if key not in self.commands:
@@ -229,16 +310,25 @@ class ReplayRunner:
     def readlink(self, path):
         return self.links.get(path)
 
+    @contextlib.contextmanager
+    def lock(self, timeout, owner):
+        self.locks.append(owner)
+        yield
+
 
 class RecordingRunner:
     """Wraps a runner and keeps what it saw, in ReplayRunner's format."""
 
     def __init__(self, inner):
         self.inner = inner
-        self.recording = {'commands': {}, 'files': {}, 'dirs': {}, 'links': {}}
+        self.recording = {'commands': {}, 'files': {}, 'dirs': {}, 'links': {},
+                          'tools': dict((tool, inner.tool_path(tool)) for tool in TOOLS)}
 
-    def run(self, argv, data=None):
-        rc, out, err = self.inner.run(argv, data=data)
+    def tool_path(self, name):
+        return self.inner.tool_path(name)
+
+    def run(self, argv, data=None, timeout=None):
+        rc, out, err = self.inner.run(argv, data=data, timeout=timeout)
         self.recording['commands'][' '.join(argv)] = {'rc': rc, 'out': out, 'err': err}
         return rc, out, err
 
@@ -262,6 +352,9 @@ class RecordingRunner:
         if value is not None:
             self.recording['links'][path] = value
         return value
+
+    def lock(self, timeout, owner):
+        return self.inner.lock(timeout, owner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,6 +678,19 @@ class Host:
                 if block is not None:
                     blocks.append(block)
         return blocks
+
+    def block_state_path(self, index):
+        return '%s/memory%d/state' % (SYS_MEMORY, index)
+
+    def offline_block(self, index, timeout):
+        """Offline one memory block through sysfs within ``timeout`` seconds (a write to the state
+        file can block while the kernel retries); returns None, or why the block stayed online."""
+        rc, out, err = self.runner.run(['tee', self.block_state_path(index)], data='offline', timeout=timeout)
+        if rc in TIMEOUT_RC:
+            return 'time limit reached'
+        if rc != 0:
+            return (err or out or 'rc=%s' % rc).strip().rsplit(': ', 1)[-1]
+        return None
 
     def all_memory_blocks(self):
         def load():

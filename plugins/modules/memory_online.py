@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - memtier.pmem.attributes
   - memtier.pmem.attributes.bin_dir
+  - memtier.pmem.attributes.lock
 options:
   device:
     description:

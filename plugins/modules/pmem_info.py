@@ -112,13 +112,14 @@ device_model:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, Host, ModuleRunner, PmemError, facts
+from ansible_collections.memtier.pmem.plugins.module_utils._module import host_for
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, PmemError, facts
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(BIN_DIR_OPTION), supports_check_mode=True)
     try:
-        result = facts(Host(ModuleRunner(module)))
+        result = facts(host_for(module, require_tools=False))
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(changed=False, **result)

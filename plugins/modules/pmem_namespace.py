@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - memtier.pmem.attributes
   - memtier.pmem.attributes.bin_dir
+  - memtier.pmem.attributes.lock
 options:
   name:
     description:
@@ -183,7 +184,7 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memtier.pmem.plugins.module_utils._module import converge
-from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, LOCK_OPTION
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import (
     find_namespace, normalize_namespace_params, plan_namespace, predict_namespace,
 )
@@ -202,7 +203,7 @@ def main():
             align=dict(type='str'),
             force=dict(type='bool', default=False),
             init_labels=dict(type='bool', default=False),
-            **BIN_DIR_OPTION
+            **dict(BIN_DIR_OPTION, **LOCK_OPTION)
         ),
         required_one_of=[('name', 'uuid')],
         supports_check_mode=True,

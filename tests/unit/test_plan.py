@@ -33,7 +33,7 @@ def test_fresh_region_needs_the_init_labels_opt_in(fixture_host):
         plan_namespace(host, ns_params(size='1g'))
     actions = plan_namespace(host, ns_params(size='1g', init_labels=True))
     assert [a.kind for a in actions] == ['init_labels', 'create']
-    assert actions[0].args == {'dimms': 'nmem0'}
+    assert actions[0].args == {'dimms': ['nmem0']}
 
 
 def test_label_less_region_converts_whole_only_with_force(fixture_host):
