@@ -20,8 +20,8 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
-    SYS_MEMORY, PmemError, check_device_name, check_namespace_name, human_size, is_uuid,
-    kmem_range_blocks, parse_size, region_id,
+    NAMESPACE_DEV_RE, SYS_DAX_BUS, SYS_MEMORY, PmemError, check_device_name, check_namespace_name, human_size, is_uuid,
+    kmem_range_blocks, parse_align, parse_size, region_id,
 )
 
 MIN_KERNEL_KMEM = (5, 1)
@@ -54,15 +54,38 @@ class Action:
 # ---------------------------------------------------------------------------------------------
 
 def find_namespace(host, name=None, uuid=None, option='name'):
-    """The namespace with this name and/or uuid, or None; ambiguous names are an error."""
-    candidates = host.namespaces
-    if name is not None:
-        candidates = [ns for ns in candidates if ns.name == name]
-    if uuid is not None:
-        candidates = [ns for ns in candidates if ns.uuid == uuid]
+    """The namespace with this name and/or uuid, or None.
+
+    With both, they must name the same namespace: a name found with another uuid (or the uuid with
+    another name) is refused, since creating a second namespace of that name would make every later
+    run by name ambiguous. A kernel device name (namespace0.0) given where a label name is expected
+    is refused with the name that namespace has."""
+    by_name = [ns for ns in host.namespaces if ns.name == name] if name is not None else None
+    by_uuid = [ns for ns in host.namespaces if ns.uuid == uuid] if uuid is not None else None
+    if by_name is not None and by_uuid is not None:
+        if by_name and not any(ns in by_uuid for ns in by_name):
+            raise PmemError('name=%s is already the name of %s, whose uuid is %s, not uuid=%s. Give the uuid it has '
+                            '(or leave uuid out), or choose another name: a second namespace named %s would make '
+                            'every later run by name ambiguous'
+                            % (name, ', '.join(ns.dev for ns in by_name), ', '.join(ns.uuid or '-' for ns in by_name),
+                               uuid, name))
+        if by_uuid and not any(ns in by_name for ns in by_uuid):
+            raise PmemError('uuid=%s is %s, whose name is %s, not name=%s. Give the name it has, or another uuid'
+                            % (uuid, by_uuid[0].dev, by_uuid[0].name or '(none)', name))
+        candidates = [ns for ns in by_name if ns in by_uuid]
+    else:
+        candidates = by_name if by_name is not None else by_uuid
     if len(candidates) > 1:
         raise PmemError('%s=%s matches %d namespaces (%s); give its uuid instead'
                         % (option, name or uuid, len(candidates), ', '.join(ns.dev for ns in candidates)))
+    if not candidates and name is not None and NAMESPACE_DEV_RE.match(name):
+        named = [ns for ns in host.namespaces if ns.dev == name]
+        if named:
+            raise PmemError('%s=%s is the kernel\'s device name of a namespace, not a name: %s is the name stored in '
+                            'the namespace\'s label, and %s has %s. Use %s, or uuid=%s'
+                            % (option, name, option, name,
+                               'the name %s' % named[0].name if named[0].name else 'no name',
+                               '%s=%s' % (option, named[0].name) if named[0].name else 'its uuid', named[0].uuid))
     return candidates[0] if candidates else None
 
 
@@ -100,10 +123,11 @@ def resolve_device(host, device=None, namespace=None):
 # pmem_namespace
 # ---------------------------------------------------------------------------------------------
 
-def namespace_differences(ns, want):
-    """{setting: (have, want)} for the settings the user asked for that differ."""
+def namespace_differences(ns, want, given_only=False):
+    """{setting: (have, want)} for the settings the user asked for that differ (``given_only``: mode
+    only when the task gave it, not its default)."""
     diffs = {}
-    if ns.mode != want['mode']:
+    if ns.mode != want['mode'] and (want['mode_given'] or not given_only):
         diffs['mode'] = (ns.mode, want['mode'])
     if want.get('size') is not None and ns.raw_size != want['size']:
         diffs['size'] = (ns.raw_size, want['size'])
@@ -135,9 +159,13 @@ def in_use_reasons(host, ns):
         if mounts:
             reasons.append('/dev/%s is mounted on %s; unmount it first' % (node, ', '.join(mounts)))
         elif holders.get(node):
-            reasons.append('/dev/%s is open by process(es) %s; stop them first'
-                           % (node, ', '.join(str(pid) for pid in holders[node])))
+            reasons.append('/dev/%s is %s; stop them first' % (node, describe_holders(holders[node])))
     return reasons
+
+
+def describe_holders(procs):
+    """'open or mapped by pid 812 (python3, mapped), pid 901 (fio, open)'"""
+    return 'open or mapped by %s' % ', '.join('pid %d (%s, %s)' % (p['pid'], p['comm'], p['how']) for p in procs)
 
 
 def refuse_if_in_use(host, ns, what):
@@ -168,10 +196,16 @@ def needs_labels(host, region):
     return legacy[0] if legacy else None
 
 
-def check_fits(region, want, reclaimed=0):
+def check_fits(host, region, want, freed=None):
+    """The size asked for fits in one free extent of the region (``freed``: once that namespace is
+    destroyed; its space need not be next to the free space, so the extent is computed, not added)."""
     size = want.get('size')
+    extent = region.max_available_extent
+    if freed is not None:
+        exact = host.largest_free_extent(region, freed)
+        extent = exact if exact is not None else max(extent, freed.raw_size)
     if size is None:
-        if region.max_available_extent + reclaimed <= 0:
+        if extent <= 0:
             raise PmemError('region=%s has no free space; free some with memtier.pmem.pmem_namespace '
                             'state=absent or choose another region' % region.dev)
         return
@@ -181,17 +215,63 @@ def check_fits(region, want, reclaimed=0):
                         % (human_size(size), region.dev, human_size(region.align),
                            human_size(lower) if lower else 'omit size',
                            human_size(lower + region.align)))
-    room = max(region.max_available_extent, region.available_size) + reclaimed
-    if size > room:
-        raise PmemError('size=%s does not fit in %s: %s is free (largest extent %s); use a smaller size, '
-                        'omit size to take all free space, or choose another region'
-                        % (human_size(size), region.dev, human_size(region.available_size + reclaimed),
-                           human_size(region.max_available_extent + reclaimed)))
+    if want.get('align'):
+        step = want['align'] * max(len(host.region_dimms(region.id)), 1)
+        if size % step:
+            raise PmemError('size=%s is not a multiple of align=%s times the interleave ways of %s (%s); use %s'
+                            % (human_size(size), human_size(want['align']), region.dev, human_size(step),
+                               ' or '.join(human_size(v) for v in (size // step * step, (size // step + 1) * step) if v)))
+    if size > extent:
+        raise PmemError('size=%s does not fit in %s: the largest free extent%s is %s (%s free in all); use a smaller '
+                        'size, omit size to take all free space, or choose another region. Nothing was changed'
+                        % (human_size(size), region.dev,
+                           ' once %s is destroyed' % freed.dev if freed is not None else '', human_size(extent),
+                           human_size(region.available_size + (freed.raw_size if freed is not None else 0))))
 
 
-def plan_namespace(host, params):
-    """Actions that make the namespace named in params present or absent."""
-    want = normalize_namespace_params(params)
+def check_align(host, region, want):
+    """align only with devdax or fsdax, and one the region's seed device of that mode supports."""
+    align = want.get('align')
+    if align is None:
+        return
+    if want['mode'] not in ('devdax', 'fsdax'):
+        raise PmemError('align=%s does not apply to mode %s (only devdax and fsdax namespaces have a mapping '
+                        'alignment); remove align' % (human_size(align), want['mode']))
+    supported = host.supported_alignments(region.id, want['mode'])
+    if supported and align not in supported:
+        raise PmemError('align=%s is not supported by %s in %s mode (supported: %s); use one of those'
+                        % (human_size(align), region.dev, want['mode'], ', '.join(human_size(v) for v in supported)))
+
+
+class NamespaceTarget:
+    """What a pmem_namespace task asks for, normalised once (every input checked before anything is
+    read), and how to find, plan and predict it."""
+
+    def __init__(self, params):
+        self.want = normalize_namespace_params(params)
+        self.params = params
+        self.ns = None
+
+    def snapshot(self, host):
+        """The namespace the task names (or, on a label-less region, the one it converts)."""
+        want = self.want
+        self.ns = find_namespace(host, want.get('name'), want.get('uuid'),
+                                 option='name' if want.get('name') else 'uuid')
+        if self.ns is None and want['state'] == 'present' and want.get('region') is not None:
+            legacy = [n for n in host.namespaces if n.region == want['region'] and n.legacy]
+            if legacy and want['mode'] != 'raw' and legacy[0].mode != 'raw':
+                self.ns = legacy[0]
+        return self.ns.to_dict() if self.ns else None
+
+    def plan(self, host):
+        return plan_namespace(host, self.want)
+
+    def predict(self, host, actions):
+        return predict_namespace(self.ns, self.want, actions)
+
+
+def plan_namespace(host, want):
+    """Actions that make the namespace ``want`` (normalize_namespace_params) names present or absent."""
     ns = find_namespace(host, want.get('name'), want.get('uuid'),
                         option='name' if want.get('name') else 'uuid')
     region = None
@@ -200,13 +280,10 @@ def plan_namespace(host, params):
         region = host.region(want['region'])
         if region is None:
             known = ', '.join(r.dev for r in host.regions) or 'none'
-            raise PmemError('region=%s does not exist (regions on this host: %s)' % (params['region'], known))
+            raise PmemError('region=region%s does not exist (regions on this host: %s)' % (want['region'], known))
 
     if want['state'] == 'absent':
-        if ns is None:
-            return []
-        refuse_if_in_use(host, ns, 'destroy')
-        return [Action('destroy', ns.dev, ['ndctl', 'destroy-namespace', '--force', ns.dev])]
+        return plan_absent(host, ns, region, want)
 
     if ns is None and region is not None:
         legacy = needs_labels(host, region)
@@ -220,12 +297,12 @@ def plan_namespace(host, params):
         if not want['force']:
             raise PmemError('namespace %s (%s) exists with other settings: %s; set force: true to destroy and '
                             'recreate it (this destroys its data)'
-                            % (want.get('name') or want.get('uuid'), ns.dev,
-                               ', '.join('%s %s, wanted %s' % (key, _show(key, have), _show(key, wanted))
-                                         for key, (have, wanted) in sorted(diffs.items()))))
+                            % (want.get('name') or want.get('uuid'), ns.dev, _show_diffs(diffs)))
         refuse_if_in_use(host, ns, 'reconfigure')
         target = region or host.region(ns.region)
-        check_fits(target, want, reclaimed=ns.raw_size if target.id == ns.region else 0)
+        # Everything the create needs is checked now, before the destroy.
+        check_align(host, target, want)
+        check_fits(host, target, want, freed=ns if target.id == ns.region else None)
         if ns.legacy:
             return [Action('convert', ns.dev, convert_argv(ns, want))]
         return [Action('destroy', ns.dev, ['ndctl', 'destroy-namespace', '--force', ns.dev]),
@@ -233,8 +310,33 @@ def plan_namespace(host, params):
 
     if region is None:
         region = pick_region(host, want)
-    check_fits(region, want)
+    check_align(host, region, want)
+    check_fits(host, region, want)
     return [Action('create', region.dev, create_argv(region, want))]
+
+
+def plan_absent(host, ns, region, want):
+    """Destroy the namespace, only when it is the one the task describes and nothing uses it."""
+    if ns is None:
+        legacy = needs_labels(host, region) if region is not None else None
+        if legacy is not None and legacy.mode != 'raw':
+            raise PmemError('region=%s is label-less: its one namespace %s (mode %s, %s) holds no name and cannot '
+                            'be destroyed, only converted whole. To stop using it, convert it back to raw with '
+                            'mode: raw and force: true (destroys its data); nothing was changed'
+                            % (region.dev, legacy.dev, legacy.mode, human_size(legacy.raw_size)))
+        return []
+    diffs = namespace_differences(ns, want, given_only=True)
+    if diffs:
+        raise PmemError('refusing to destroy namespace %s (%s): it is not the namespace this task describes (%s). '
+                        'Nothing was destroyed. Correct those settings, or leave them out with state: absent'
+                        % (want.get('name') or want.get('uuid'), ns.dev, _show_diffs(diffs)))
+    refuse_if_in_use(host, ns, 'destroy')
+    return [Action('destroy', ns.dev, ['ndctl', 'destroy-namespace', '--force', ns.dev])]
+
+
+def _show_diffs(diffs):
+    return ', '.join('%s %s, wanted %s' % (key, _show(key, have), _show(key, wanted))
+                     for key, (have, wanted) in sorted(diffs.items()))
 
 
 def plan_label_less(host, region, legacy, want):
@@ -244,7 +346,8 @@ def plan_label_less(host, region, legacy, want):
         dimms = host.region_dimms(region.id)
         labelled = copy.copy(region)  # once labelled, all of the region is free
         labelled.available_size = labelled.max_available_extent = region.size
-        check_fits(labelled, want)
+        check_align(host, region, want)
+        check_fits(host, labelled, want)
         return [Action('init_labels', region.dev, None, dimms=dimms),
                 Action('create', region.dev, create_argv(region, want))]
     if want.get('size') is not None or want.get('align') is not None:
@@ -279,10 +382,15 @@ def pick_region(host, want):
     if not host.regions:
         raise PmemError('this host has no persistent memory regions (ndctl list -R is empty); check that '
                         'the NVDIMMs are visible to the kernel (nfit, libnvdimm)')
+    unlabelled = [r.dev for r in host.regions if needs_labels(host, r)]
+    if unlabelled and want['init_labels']:
+        raise PmemError('init_labels: true needs region: name the region whose label index to initialise (label-less '
+                        'here: %s), e.g. region=%s. Nothing was changed' % (', '.join(unlabelled), unlabelled[0]))
     raise PmemError('no region has room for size=%s (free: %s); set region, a smaller size, or '
-                    'init_labels: true for a region that has no label index'
+                    'init_labels: true with region for a region that has no label index (%s)'
                     % (human_size(want.get('size')) if want.get('size') else 'any',
-                       ', '.join('%s %s' % (r.dev, human_size(r.available_size)) for r in host.regions)))
+                       ', '.join('%s %s' % (r.dev, human_size(r.max_available_extent)) for r in host.regions),
+                       ', '.join(unlabelled) or 'none here'))
 
 
 def _show(key, value):
@@ -293,6 +401,7 @@ def normalize_namespace_params(params):
     want = {
         'state': params.get('state', 'present'),
         'mode': params.get('mode') or 'devdax',
+        'mode_given': params.get('mode') is not None,
         'map': params.get('map'),
         'force': bool(params.get('force')),
         'init_labels': bool(params.get('init_labels')),
@@ -309,11 +418,12 @@ def normalize_namespace_params(params):
             raise PmemError("uuid=%s is not a uuid: use the form 'a1b2c3d4-0000-4000-8000-123456789abc'"
                             % want['uuid'])
         want['uuid'] = want['uuid'].lower()
-    if params.get('size') not in (None, '', 0, '0'):
+    # Zero or empty sizes are refused (ndctl reads --size=0 as all free space): omit size for that.
+    if params.get('size') is not None:
         want['size'] = parse_size(params['size'])
-    if params.get('align') not in (None, ''):
-        want['align'] = parse_size(params['align'], 'align')
-    if params.get('region') not in (None, ''):
+    if params.get('align') is not None:
+        want['align'] = parse_align(params['align'])
+    if params.get('region') is not None:
         want['region'] = region_id(params['region'])
     if want['map'] and want['mode'] not in ('fsdax', 'devdax'):
         raise PmemError('map=%s only applies to mode fsdax or devdax, not %s; remove map'
@@ -397,6 +507,7 @@ def check_can_hotplug(host, dev):
     problem = host.kmem_problem()
     if problem:
         raise PmemError(problem)
+    check_memmap(host, dev)
     policy = host.auto_online_blocks
     if policy not in ('offline', 'unknown'):
         raise PmemError('the kernel onlines hot-added memory by itself (%s/auto_online_blocks = %s), so daxctl '
@@ -404,6 +515,24 @@ def check_can_hotplug(host, dev):
                         'the kernel\'s zone, not the one asked for. Set it to offline (echo offline > '
                         '%s/auto_online_blocks, and memhp_default_state=offline on the kernel command line), '
                         'or let the memtier.pmem.system_ram role do it' % (SYS_MEMORY, policy, SYS_MEMORY))
+
+
+def check_memmap(host, dev):
+    """Hot-adding memory takes DRAM for its page structures (1/64 of it) from the memory already
+    there; too little, and kmem fails half-way or the kernel stops answering."""
+    if host.memmap_on_memory(dev.dev) or host.mem_available is None:
+        return
+    needed = host.memmap_bytes(dev.dev, dev.size)
+    if needed * 2 > host.mem_available:
+        raise PmemError('%s: hot-adding its %s as system RAM needs %s of DRAM for the kernel\'s page structures '
+                        '(memmap: 64 bytes per 4 KiB page), and this host has %s available (MemAvailable); the '
+                        'collection refuses when that is more than half of it, because the hot-add can fail half-way '
+                        'or leave the kernel unable to answer. Nothing was changed. Ways out: a smaller namespace '
+                        '(memtier.pmem.pmem_namespace size), more free memory, or memmap_on_memory, which takes the '
+                        'page structures from the device itself (kernel 6.8 or later: boot with '
+                        'memory_hotplug.memmap_on_memory=1, then echo 1 > %s/%s/memmap_on_memory before this task)'
+                        % (dev.dev, human_size(dev.size), human_size(needed), human_size(host.mem_available),
+                           SYS_DAX_BUS, dev.dev))
 
 
 class DeviceTracker:
@@ -454,6 +583,12 @@ def plan_reconfigure(host, dev, params):
         actions.append(Action('enable', dev.dev, ['daxctl', 'enable-device', dev.dev]))
     if mode == 'system-ram':
         if dev.mode != 'system-ram':
+            holders = host.holders([dev.dev]).get(dev.dev)
+            if holders and not force:
+                raise PmemError('refusing to make %s system RAM: /dev/%s is %s. Its contents would become kernel '
+                                'memory under them (their data is lost, and the kernel can crash when the device '
+                                'is given back). Nothing was changed. Stop them first, or set force: true'
+                                % (dev.dev, dev.dev, describe_holders(holders)))
             check_can_hotplug(host, dev)
             actions.append(Action('reconfigure', dev.dev,
                                   ['daxctl', 'reconfigure-device', '--mode=system-ram', '--no-online', dev.dev]))

@@ -35,6 +35,9 @@ SYS_DAX_CLASS = '/sys/class/dax'
 SYS_ND_BUS = '/sys/bus/nd/devices'
 DAX_PMEM_COMPAT = '/sys/bus/nd/drivers/dax_pmem_compat'
 KMEM_DRIVER = '/sys/bus/dax/drivers/kmem'
+MODPROBE_DIRS = ('/etc/modprobe.d', '/run/modprobe.d', '/usr/local/lib/modprobe.d', '/lib/modprobe.d',
+                 '/usr/lib/modprobe.d')
+DEVNODE_RE = re.compile(r'^(dax\d+\.\d+|pmem\d+(\.\d+)?s?)\Z')
 
 # Every pattern matches the whole string (\Z, not $, which also matches before a final newline: a name
 # "f1\n" would reach ndctl, and the kernel would store "f1").
@@ -494,25 +497,30 @@ class DaxDevice:
         }
 
 
-def parse_json_list(argv, rc, out, err):
-    """ndctl/daxctl print nothing for an empty list, an object for one item when -u is used and
-    a {kind: [...]} object when several kinds are asked for.  We never use -u and ask for one
-    kind at a time, but accept all shapes."""
+def parse_json_list(argv, rc, out, err, key):
+    """The items ndctl/daxctl list, each a dict with ``key`` ('dev' or 'chardev').
+
+    They print nothing for an empty list, an object for one item when -u is used and a {kind: [...]}
+    object when several kinds are asked for; we never use -u and ask for one kind at a time, but
+    accept all shapes. Lines before the JSON (a warning from the tool or the kernel) are skipped;
+    anything else that is not a list of such items fails with the tool's name and its output."""
     if rc != 0:
         raise CommandError(argv, rc, out, err)
-    text = (out or '').strip()
-    if not text:
+    lines = (out or '').splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip()[:1] in ('[', '{')), len(lines))
+    if not (out or '').strip():
         return []
     try:
-        data = json.loads(text)
+        data = json.loads('\n'.join(lines[start:]))
     except ValueError:
-        raise CommandError(argv, rc, out, err, msg='%s printed something that is not JSON: %s'
-                           % (' '.join(argv), text[:200]))
+        data = ValueError
     if isinstance(data, dict):
         lists = [value for value in data.values() if isinstance(value, list)]
-        if 'dev' in data or 'chardev' in data or not lists:
-            return [data]
-        return lists[0]
+        data = [data] if key in data or not lists else lists[0]
+    if not isinstance(data, list) or not all(isinstance(item, dict) and isinstance(item.get(key), str)
+                                             for item in data):
+        raise CommandError(argv, rc, out, err, msg='%s printed something this module cannot read (a list of '
+                           'objects with "%s" was expected): %s' % (' '.join(argv), key, (out or '').strip()[:300]))
     return data
 
 
@@ -539,9 +547,11 @@ class Host:
             raise CommandError(argv, rc, out, err)
         return rc, out, err
 
-    def _list(self, argv):
+    def _list(self, argv, key):
+        if not self.runner.tool_path(argv[0]):
+            return []  # pmem_info on a host without the tool: nothing to list
         rc, out, err = self.runner.run(argv)
-        return parse_json_list(argv, rc, out, err)
+        return parse_json_list(argv, rc, out, err, key)
 
     def _cached(self, key, loader):
         if key not in self._cache:
@@ -561,7 +571,7 @@ class Host:
     @property
     def regions(self):
         return self._cached('regions', lambda: sorted(
-            (Region(item) for item in self._list(['ndctl', 'list', '--regions', '--idle'])),
+            (Region(item) for item in self._list(['ndctl', 'list', '--regions', '--idle'], 'dev')),
             key=lambda region: region.id))
 
     def region(self, rid):
@@ -574,7 +584,7 @@ class Host:
     def namespaces(self):
         def load():
             result = []
-            for item in self._list(['ndctl', 'list', '--namespaces', '--idle']):
+            for item in self._list(['ndctl', 'list', '--namespaces', '--idle'], 'dev'):
                 dev = item.get('dev', '')
                 raw = _int(self.runner.read('%s/%s/size' % (SYS_ND_BUS, dev)))
                 devtype = (self.runner.read('%s/%s/devtype' % (SYS_ND_BUS, dev)) or '').strip()
@@ -583,6 +593,36 @@ class Host:
                     result.append(namespace)
             return sorted(result, key=lambda ns: (ns.region, ns.dev))
         return self._cached('namespaces', load)
+
+    def supported_alignments(self, rid, mode):
+        """The alignments the region's seed device of ``mode`` (devdax: dax_seed, fsdax: pfn_seed)
+        accepts, from sysfs; None when the kernel does not say."""
+        seed = self.text('%s/region%d/%s' % (SYS_ND_BUS, rid, 'dax_seed' if mode == 'devdax' else 'pfn_seed'))
+        if not seed:
+            return None
+        values = [_int(value) for value in self.text('%s/%s/supported_alignments' % (SYS_ND_BUS, seed)).split()]
+        return sorted(value for value in values if value) or None
+
+    def largest_free_extent(self, region, freed=None):
+        """The largest contiguous free range of a region once the namespace ``freed`` is destroyed,
+        from the physical ranges (sysfs resource) of the region and of its other namespaces; None
+        when sysfs does not tell."""
+        start = _int(self.runner.read('%s/region%d/resource' % (SYS_ND_BUS, region.id)))
+        if start is None:
+            return None
+        used = []
+        for ns in self.namespaces:
+            if ns.region != region.id or (freed is not None and ns.dev == freed.dev):
+                continue
+            begin = _int(self.runner.read('%s/%s/resource' % (SYS_ND_BUS, ns.dev)))
+            if begin is None:
+                return None
+            used.append((begin, begin + ns.raw_size))
+        largest, cursor = 0, start
+        for begin, end in sorted(used):
+            largest = max(largest, begin - cursor)
+            cursor = max(cursor, end)
+        return max(largest, start + region.size - cursor)
 
     def region_dimms(self, rid):
         """The nmem devices behind a region, from sysfs regionN/mappingK ('nmem0,0,4294705152,0')."""
@@ -600,7 +640,7 @@ class Host:
     def dax_devices(self):
         def load():
             devices = []
-            for item in self._list(['daxctl', 'list', '--devices', '--idle']):
+            for item in self._list(['daxctl', 'list', '--devices', '--idle'], 'chardev'):
                 name = item.get('chardev', '')
                 if not _int(item.get('size'), 0):
                     continue  # the empty seed device of a dax region
@@ -724,6 +764,27 @@ class Host:
             return nodes
         return self._cached('nodes', load)
 
+    @property
+    def mem_available(self):
+        """MemAvailable of /proc/meminfo in bytes (None when unknown)."""
+        def load():
+            kib = _meminfo_kib(self.runner.read('/proc/meminfo') or '', 'MemAvailable')
+            return kib * 1024 if kib is not None else None
+        return self._cached('mem_available', load)
+
+    def memmap_on_memory(self, name):
+        """Whether hot-adding this device takes its page structures from the device itself (kernel 6.8+:
+        memory_hotplug.memmap_on_memory on the kernel command line and the device's own attribute)."""
+        param = self.text('/sys/module/memory_hotplug/parameters/memmap_on_memory')
+        return param in ('Y', 'y', '1', 'force') and self.text('%s/%s/memmap_on_memory' % (SYS_DAX_BUS, name)) == '1'
+
+    def memmap_bytes(self, name, size):
+        """The DRAM a hot-add of this device takes for its memmap (64 bytes per 4 KiB page)."""
+        blocks = sum(len(kmem_range_blocks(start, length, self.block_size))
+                     for start, length in self.dax_ranges(name)) if self.block_size else 0
+        total = blocks * self.block_size if blocks else size
+        return total // PAGE_SIZE * STRUCT_PAGE
+
     # -- kernel, drivers, versions ----------------------------------------------------------
 
     @property
@@ -736,6 +797,8 @@ class Host:
 
     def tool_version(self, tool):
         def load():
+            if not self.runner.tool_path(tool):
+                return None
             rc, out, err = self.runner.run([tool, '--version'])
             text = (out or '').strip()
             return text if rc == 0 and text else None
@@ -763,33 +826,96 @@ class Host:
             return 'dax-class'
         return self.device_model
 
-    def kmem_problem(self):
-        """None when kmem can be used, else a sentence that names the cause and the fix."""
-        if self.kmem_loaded:
+    @property
+    def kmem(self):
+        """What decides whether kmem can be used now and at boot: loaded (its driver is registered on
+        the dax bus), built in, available as a module, an ``install`` rule that replaces loading it, and
+        ``blacklist`` lines (honoured at boot by systemd-modules-load and by daxctl), each as
+        "file:line: text"."""
+        def load():
+            rules = self.modprobe_rules('kmem')
+            builtin = 'kernel/drivers/dax/kmem.ko' in self.text('/lib/modules/%s/modules.builtin' % self.kernel_release)
+            available = builtin or self.kmem_loaded
+            if not available:
+                rc, out, err = self.runner.run(['modprobe', '--show-depends', 'kmem'])
+                available = rc == 0
+            install = [rule for rule in rules if rule[2].split()[0] == 'install']
+            blacklist = [rule for rule in rules if rule[2].split()[0] == 'blacklist']
+            cmdline = self.text('/proc/cmdline').split()
+            blacklist += [('/proc/cmdline', 1, arg) for arg in cmdline
+                          if arg.startswith('module_blacklist=') or arg.startswith('modprobe.blacklist=')
+                          if 'kmem' in arg.split('=', 1)[1].split(',')]
+            return {
+                'loaded': self.kmem_loaded, 'builtin': builtin, 'module_available': available,
+                'install_rule': '%s:%d: %s' % install[-1] if install else None,
+                'blacklisted': ['%s:%d: %s' % rule for rule in blacklist],
+            }
+        return self._cached('kmem', load)
+
+    def modprobe_rules(self, module):
+        """(file, line number, text) of the modprobe.d lines about ``module``, in the files modprobe
+        reads (a file in /etc hides one of the same name in /run or /lib)."""
+        files = {}
+        for directory in reversed(MODPROBE_DIRS):
+            for name in self.runner.listdir(directory) or []:
+                if name.endswith('.conf'):
+                    files[name] = '%s/%s' % (directory, name)
+        rules = []
+        for name in sorted(files):
+            for number, line in enumerate((self.runner.read(files[name]) or '').splitlines(), 1):
+                words = line.split('#', 1)[0].split()
+                if len(words) >= 2 and words[0] in ('blacklist', 'install') and words[1] == module:
+                    rules.append((files[name], number, ' '.join(words)))
+        return rules
+
+    def kmem_problem(self, at_boot=False):
+        """None when kmem can be used (now, or ``at_boot`` as well), else a sentence with the cause
+        and the fix."""
+        kmem = self.kmem
+        if kmem['builtin']:
             return None
-        rc, out, err = self.runner.run(['modprobe', '--show-depends', 'kmem'])
-        text = (out + err).strip()
-        if rc != 0:
-            return ('the kmem kernel module is not available for kernel %s (%s); install the kernel modules '
-                    'package that provides drivers/dax/kmem.ko (CONFIG_DEV_DAX_KMEM) or boot a kernel that has it'
-                    % (self.kernel_release, text.splitlines()[-1] if text else 'modprobe found nothing'))
-        if any(line.startswith('install ') for line in text.splitlines()):
-            return ('loading the kmem kernel module is blocked by an install rule in /etc/modprobe.d (%s); '
-                    'remove that rule, then run again' % text.splitlines()[0])
+        blocked = kmem['install_rule'] and 'modprobe' not in kmem['install_rule'].split(': ', 1)[1]
+        if not kmem['loaded'] and not kmem['module_available']:
+            return ('the kmem kernel module is not available for kernel %s; install the kernel modules package that '
+                    'provides drivers/dax/kmem.ko (CONFIG_DEV_DAX_KMEM) or boot a kernel that has it'
+                    % self.kernel_release)
+        if blocked and (at_boot or not kmem['loaded']):
+            return ('loading the kmem kernel module is blocked by an install rule (%s); remove that line, then run '
+                    'again' % kmem['install_rule'])
+        if kmem['blacklisted'] and (at_boot or not kmem['loaded']):
+            return ('the kmem kernel module is blacklisted (%s): systemd-modules-load and daxctl will not load it at '
+                    'boot, so the memory would not come back; remove that line, then run again'
+                    % '; '.join(kmem['blacklisted']))
         return None
 
-    def holders(self, devnodes):
-        """{devnode: [pid, ...]} of processes that hold /dev/<devnode> open (one scan of /proc)."""
-        targets = dict(('/dev/' + node, node) for node in devnodes)
+    def holders(self, devnodes=None):
+        """{devnode: [{pid, comm, how}]} of the processes that hold /dev/<devnode> open (/proc/PID/fd)
+        or mapped (/proc/PID/maps: a mapping outlives the descriptor it was made from), in one scan
+        of /proc. ``devnodes`` None: every dax and pmem device node."""
+        if devnodes is not None and not devnodes:
+            return {}
+        wanted = (lambda node: node in devnodes) if devnodes is not None else DEVNODE_RE.match
         found = {}
-        for entry in (self.runner.listdir('/proc') or []) if targets else []:
+        for entry in self.runner.listdir('/proc') or []:
             if not entry.isdigit():
                 continue
+            how = {}
             for fd in self.runner.listdir('/proc/%s/fd' % entry) or []:
-                node = targets.get(self.runner.readlink('/proc/%s/fd/%s' % (entry, fd)))
-                if node and int(entry) not in found.get(node, []):
-                    found.setdefault(node, []).append(int(entry))
-        return found
+                target = self.runner.readlink('/proc/%s/fd/%s' % (entry, fd)) or ''
+                if target.startswith('/dev/') and wanted(target[5:]):
+                    how.setdefault(target[5:], set()).add('open')
+            for line in (self.runner.read('/proc/%s/maps' % entry) or '').splitlines():
+                fields = line.split(None, 5)
+                path = fields[5].strip() if len(fields) == 6 else ''
+                if path.endswith(' (deleted)'):
+                    path = path[:-len(' (deleted)')]
+                if path.startswith('/dev/') and wanted(path[5:]):
+                    how.setdefault(path[5:], set()).add('mapped')
+            if how:
+                comm = self.text('/proc/%s/comm' % entry) or '?'
+                for node, ways in how.items():
+                    found.setdefault(node, []).append({'pid': int(entry), 'comm': comm, 'how': ' and '.join(sorted(ways))})
+        return dict((node, sorted(procs, key=lambda p: p['pid'])) for node, procs in found.items())
 
     def mounted(self, devnode):
         text = self.runner.read('/proc/mounts') or ''
@@ -836,5 +962,8 @@ def facts(host):
         'ndctl_version': host.tool_version('ndctl'),
         'daxctl_version': host.tool_version('daxctl'),
         'kmem_loaded': host.kmem_loaded,
+        'kmem': dict(host.kmem, problem=host.kmem_problem(at_boot=True)),
         'device_model': host.device_model,
+        'tools': dict((tool, host.runner.tool_path(tool)) for tool in TOOLS),
+        'holders': host.holders(),
     }

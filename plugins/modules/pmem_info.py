@@ -18,7 +18,11 @@ description:
     regions, namespaces, dax devices with their memory blocks and zones, the memory block size and the kernel's
     online policy, NUMA nodes with their memory and whether they have CPUs, and the kernel, ndctl and daxctl
     versions, whether C(kmem) is loaded and which dax device model is active.
-  - Never changes anything.
+  - Also what decides whether C(kmem) can be used now and at boot (built in, available, blocked by an C(install)
+    rule, blacklisted) and which processes hold a dax or pmem device open or mapped.
+  - On a host without C(ndctl) or C(daxctl) it still reports what sysfs shows, with their versions null and the
+    lists they fill empty, so that a fleet report covers every host.
+  - Never changes anything and takes no lock.
 author:
   - memtier engineers (@memtier)
 extends_documentation_fragment:
@@ -90,12 +94,12 @@ kernel:
   type: str
   sample: 6.1.0-41-amd64
 ndctl_version:
-  description: C(ndctl --version), or null when ndctl is not installed.
+  description: C(ndctl --version), or null when ndctl is not installed (the module still reports what sysfs shows).
   returned: always
   type: str
   sample: '76.1'
 daxctl_version:
-  description: C(daxctl --version), or null when daxctl is not installed.
+  description: C(daxctl --version), or null when daxctl is not installed (the module still reports what sysfs shows).
   returned: always
   type: str
   sample: '76.1'
@@ -108,6 +112,49 @@ device_model:
   returned: always
   type: str
   sample: bus
+kmem:
+  description: What decides whether the C(kmem) driver can be used now and after a reboot.
+  returned: always
+  type: dict
+  contains:
+    loaded:
+      description: Whether its driver is registered on the dax bus (loaded, or built into the kernel).
+      type: bool
+    builtin:
+      description: Whether it is built into the kernel (C(modules.builtin)).
+      type: bool
+    module_available:
+      description: Whether C(modprobe) can find it (or it is loaded or built in).
+      type: bool
+    install_rule:
+      description: The last C(install kmem) line of C(/etc/modprobe.d) and the other modprobe directories, as V(file:line: text).
+      type: str
+    blacklisted:
+      description: The C(blacklist kmem) lines (and C(modprobe.blacklist) on the kernel command line), as V(file:line: text).
+      type: list
+      elements: str
+    problem:
+      description: Null when C(kmem) can be used now and at boot, else a sentence with the cause, the file and line, and the fix.
+      type: str
+  sample:
+    loaded: false
+    builtin: false
+    module_available: true
+    install_rule: null
+    blacklisted: ['/etc/modprobe.d/local.conf:3: blacklist kmem']
+    problem: 'the kmem kernel module is blacklisted (/etc/modprobe.d/local.conf:3: blacklist kmem): ...'
+tools:
+  description: The C(ndctl) and C(daxctl) the modules run (from O(bin_dir) or the E(PATH)); null when missing.
+  returned: always
+  type: dict
+  sample: {ndctl: /usr/bin/ndctl, daxctl: /usr/bin/daxctl}
+holders:
+  description:
+    - The processes that hold a dax or pmem device node open (C(/proc/PID/fd)) or mapped (C(/proc/PID/maps)),
+      by device node. A mapping outlives the descriptor it was made from, so both are read.
+  returned: always
+  type: dict
+  sample: {dax0.0: [{pid: 812, comm: python3, how: mapped}]}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

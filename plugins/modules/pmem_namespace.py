@@ -61,9 +61,9 @@ options:
   mode:
     description:
       - The namespace mode. V(devdax) gives a dax device that can become system RAM.
+      - V(devdax) when omitted. With O(state=absent), a mode that is given must match the namespace's.
     type: str
     choices: [devdax, fsdax, sector, raw]
-    default: devdax
   map:
     description:
       - Where the page structures live for V(devdax) and V(fsdax) (C(ndctl --map)). Left to ndctl (V(dev)) when omitted.
@@ -184,10 +184,8 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memtier.pmem.plugins.module_utils._module import converge
-from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, LOCK_OPTION
-from ansible_collections.memtier.pmem.plugins.module_utils._plan import (
-    find_namespace, normalize_namespace_params, plan_namespace, predict_namespace,
-)
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, LOCK_OPTION, PmemError
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import NamespaceTarget
 
 
 def main():
@@ -198,7 +196,7 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             region=dict(type='str'),
             size=dict(type='str'),
-            mode=dict(type='str', default='devdax', choices=['devdax', 'fsdax', 'sector', 'raw']),
+            mode=dict(type='str', choices=['devdax', 'fsdax', 'sector', 'raw']),
             map=dict(type='str', choices=['dev', 'mem']),
             align=dict(type='str'),
             force=dict(type='bool', default=False),
@@ -208,23 +206,11 @@ def main():
         required_one_of=[('name', 'uuid')],
         supports_check_mode=True,
     )
-    params = module.params
-    state = {}
-
-    def current(host):
-        want = normalize_namespace_params(params)
-        ns = find_namespace(host, want.get('name'), want.get('uuid'))
-        if ns is None and want.get('region') is not None:
-            # A label-less region cannot store a name: its one namespace is the one asked for.
-            legacy = [n for n in host.namespaces if n.region == want['region'] and n.legacy]
-            ns = legacy[0] if legacy and want['mode'] != 'raw' and legacy[0].mode != 'raw' else None
-        state['ns'] = ns
-        return ns.to_dict() if ns else None
-
-    def predict(host, actions):
-        return predict_namespace(state['ns'], normalize_namespace_params(params), actions)
-
-    converge(module, 'namespace', current, lambda host: plan_namespace(host, params), predict)
+    try:
+        target = NamespaceTarget(module.params)
+    except PmemError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    converge(module, 'namespace', target.snapshot, target.plan, target.predict)
 
 
 if __name__ == '__main__':

@@ -3,8 +3,13 @@ import pytest
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import PmemError
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import (
-    plan_memory, plan_namespace, plan_reconfigure, predict_device, resolve_device,
+    normalize_namespace_params, plan_memory, plan_reconfigure, predict_device, resolve_device,
 )
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import plan_namespace as _plan_namespace
+
+
+def plan_namespace(host, params):
+    return _plan_namespace(host, normalize_namespace_params(params))
 
 
 def ns_params(**kwargs):

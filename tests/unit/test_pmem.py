@@ -36,14 +36,26 @@ def test_human_size():
 
 def test_json_shapes_from_the_notes():
     argv = ['ndctl', 'list']
-    assert parse_json_list(argv, 0, '', '') == []
-    assert parse_json_list(argv, 0, '{"dev":"namespace0.0"}', '') == [{'dev': 'namespace0.0'}]
-    assert parse_json_list(argv, 0, '{"dimms":[],"regions":[{"dev":"region0"}]}', '') == []
-    assert parse_json_list(argv, 0, '{"regions":[{"dev":"region0"}]}', '') == [{'dev': 'region0'}]
+    assert parse_json_list(argv, 0, '', '', 'dev') == []
+    assert parse_json_list(argv, 0, '{"dev":"namespace0.0"}', '', 'dev') == [{'dev': 'namespace0.0'}]
+    assert parse_json_list(argv, 0, '{"dimms":[],"regions":[{"dev":"region0"}]}', '', 'dev') == []
+    assert parse_json_list(argv, 0, '{"regions":[{"dev":"region0"}]}', '', 'dev') == [{'dev': 'region0'}]
     with pytest.raises(CommandError, match='rc=250'):
-        parse_json_list(argv, 250, '', 'error')
-    with pytest.raises(CommandError, match='not JSON'):
-        parse_json_list(argv, 0, 'libndctl: oops', '')
+        parse_json_list(argv, 250, '', 'error', 'dev')
+
+
+def test_a_warning_before_the_json_is_skipped():
+    out = 'libndctl: ndctl_region_get_resource: unable to get resource\n[\n  {"dev":"region0"}\n]\n'
+    assert parse_json_list(['ndctl', 'list'], 0, out, '', 'dev') == [{'dev': 'region0'}]
+
+
+@pytest.mark.parametrize('out', ['libndctl: oops', 'null', '42', '"text"', '[1, 2]', '[{"size": 1}]',
+                                 '[{"dev": null}]', '[{"dev": "region0"}', 'warning\n{"dev": 3}'])
+def test_unreadable_output_names_the_tool_and_what_it_printed(out):
+    with pytest.raises(CommandError) as info:
+        parse_json_list(['daxctl', 'list'], 0, out, '', 'dev')
+    assert info.value.msg.startswith('daxctl list printed something this module cannot read')
+    assert out.splitlines()[0].strip()[:5] in info.value.msg
 
 
 def test_kmem_rounds_to_whole_blocks():
