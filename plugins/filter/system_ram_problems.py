@@ -68,7 +68,7 @@ def _source(settings):
         return '%s=%r is not a path: give the path of an ndctl release tarball' % (option, value)
     if any(ord(char) < 32 for char in value):
         return '%s=%r contains a line break or another control character: give the path as it is' % (option, value)
-    if value and boolean(settings.get('system_ram_ndctl_source_remote', False)) and not value.startswith('/'):
+    if value and boolean(settings.get('system_ram_ndctl_source_remote'), strict=False) and not value.startswith('/'):
         return ('%s=%r is relative: with system_ram_ndctl_source_remote: true it is a path on the host and must be '
                 'absolute, such as /srv/ndctl/ndctl-81.tar.gz' % (option, value))
     return None
@@ -131,7 +131,7 @@ def system_ram_problems(settings, facts=None):
         found.append('system_ram_devices=%r is not a list: give a list of devices such as '
                      '[{name: pmem-ram0, size: 12g}]' % (devices,))
         devices = []
-    release = boolean(settings.get('system_ram_allow_release', False))
+    release = boolean(settings.get('system_ram_allow_release'), strict=False)
     valid = []
     first = {}
     for index, device in enumerate(devices):
@@ -141,16 +141,16 @@ def system_ram_problems(settings, facts=None):
         if not isinstance(device, dict) or device.get('name') is None:
             continue
         name = str(device['name'])
-        if name in first:
+        duplicate = name in first
+        if duplicate:
             found.append('%s.name=%r is also %s.name: a namespace can be listed only once; merge the two entries'
                          % (where, device['name'], first[name]))
-            problems.append('duplicate')
         first.setdefault(name, where)
         if (device.get('state') or 'present') == 'absent' and not release:
             found.append('%s (%s) has state: absent, which takes its memory away from the running system and '
                          'destroys the namespace and its data; set system_ram_allow_release: true to allow it'
                          % (where, name))
-        if not problems:
+        if not problems and not duplicate:
             valid.append((where, device))
     found.extend(_seconds(settings, option) for option in SECONDS)
     found.append(_prefix(settings.get('system_ram_ndctl_prefix')))

@@ -94,6 +94,8 @@ def parse_size(value, option='size'):
     the whole region. Leaving the option out is how to ask for that."""
     if isinstance(value, int) and not isinstance(value, bool):
         size = value
+    elif value is not None and not str(value).strip():
+        size = 0
     else:
         match = _SIZE_RE.match(str(value).strip(' \t')) if value is not None else None
         if not match:
@@ -200,7 +202,7 @@ class ModuleRunner:
 
     def _bin(self, name):
         if name not in self._bins:
-            self._bins[name] = self.module.get_bin_path(name, required=True)
+            self._bins[name] = self.module.get_bin_path(name)
         if self._bins[name] is None:
             raise PmemError('%s is not installed on this host' % name)
         return self._bins[name]
@@ -837,8 +839,11 @@ class Host:
             builtin = 'kernel/drivers/dax/kmem.ko' in self.text('/lib/modules/%s/modules.builtin' % self.kernel_release)
             available = builtin or self.kmem_loaded
             if not available:
-                rc, out, err = self.runner.run(['modprobe', '--show-depends', 'kmem'])
-                available = rc == 0
+                try:
+                    rc, out, err = self.runner.run(['modprobe', '--show-depends', 'kmem'])
+                    available = rc == 0
+                except PmemError:  # no modprobe (kmod) on this host
+                    available = False
             install = [rule for rule in rules if rule[2].split()[0] == 'install']
             blacklist = [rule for rule in rules if rule[2].split()[0] == 'blacklist']
             cmdline = self.text('/proc/cmdline').split()

@@ -57,3 +57,47 @@ def test_missing_tools_name_the_way_out():
         ModuleRunner(FakeModule(path={'ndctl': '/usr/bin/ndctl'}))
     assert info.value.args[0].startswith('daxctl not found on the PATH of the host.')
     assert 'set bin_dir' in info.value.args[0]
+
+
+class RecordingModule(FakeModule):
+    """Also keeps the argument lists run_command is given."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.argvs = []
+
+    def run_command(self, argv, data=None, environ_update=None):
+        self.argvs.append(argv)
+        return 0, '', ''
+
+
+def test_a_wrapped_command_runs_the_daxctl_of_bin_dir_too(tmp_path):
+    # Issue 8, item 10: `timeout ... daxctl offline-memory` resolved only `timeout`, so the PATH's daxctl ran.
+    for tool in ('ndctl', 'daxctl'):
+        make_tool(tmp_path, tool)
+    module = RecordingModule(bin_dir=str(tmp_path), path={'timeout': '/usr/bin/timeout', 'daxctl': '/usr/bin/daxctl'})
+    ModuleRunner(module).run(['daxctl', 'offline-memory', 'dax0.0'], timeout=119.2)
+    assert module.argvs == [['/usr/bin/timeout', '--signal=INT', '--kill-after=10', '120',
+                             str(tmp_path / 'daxctl'), 'offline-memory', 'dax0.0']]
+
+
+def test_the_host_lock_is_exclusive_and_names_its_holder(tmp_path, monkeypatch):
+    # Issue 8, item 12: two runs on one host never plan from the same state.
+    from ansible_collections.memtier.pmem.plugins.module_utils import _pmem
+    monkeypatch.setattr(_pmem, 'LOCK_FILE', str(tmp_path / 'lock' / 'memtier-pmem.lock'))
+    first = ModuleRunner(FakeModule(path={'ndctl': '/bin/true', 'daxctl': '/bin/true'}))
+    second = ModuleRunner(FakeModule(path={'ndctl': '/bin/true', 'daxctl': '/bin/true'}))
+    with first.lock(0, 'pid 1, memtier.pmem.pmem_namespace, since now'):
+        with pytest.raises(_pmem.PmemError) as info:
+            with second.lock(0.3, 'pid 2'):
+                pass
+        assert info.value.msg.startswith('another run holds the host lock %s (pid 1, memtier.pmem.pmem_namespace, '
+                                         'since now); waited 0.3 s (lock_timeout). Nothing was changed' % _pmem.LOCK_FILE)
+    with second.lock(0, 'pid 2'):  # released when the first run ends
+        pass
+
+
+def test_a_missing_helper_program_is_an_error_not_a_crash():
+    runner = ModuleRunner(FakeModule(path={'ndctl': '/bin/true', 'daxctl': '/bin/true'}))
+    with pytest.raises(Exception, match='modprobe is not installed on this host'):
+        runner.run(['modprobe', '--show-depends', 'kmem'])
