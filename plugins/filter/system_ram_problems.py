@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -68,9 +69,14 @@ def _source(settings):
         return '%s=%r is not a path: give the path of an ndctl release tarball' % (option, value)
     if any(ord(char) < 32 for char in value):
         return '%s=%r contains a line break or another control character: give the path as it is' % (option, value)
-    if value and boolean(settings.get('system_ram_ndctl_source_remote'), strict=False) and not value.startswith('/'):
+    remote = boolean(settings.get('system_ram_ndctl_source_remote'), strict=False)
+    if value and remote and not value.startswith('/'):
         return ('%s=%r is relative: with system_ram_ndctl_source_remote: true it is a path on the host and must be '
                 'absolute, such as /srv/ndctl/ndctl-81.tar.gz' % (option, value))
+    if value and not remote and os.path.isdir(value):
+        return ('%s=%r is a directory on the controller: give a tarball of it (git archive --prefix=ndctl/ -o '
+                'ndctl.tar.gz HEAD), or, for a source tree already on the host, set system_ram_ndctl_source_remote: '
+                'true' % (option, value))
     return None
 
 

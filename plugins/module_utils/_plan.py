@@ -456,11 +456,14 @@ def predict_namespace(ns, want, actions):
 # dax_reconfigure and memory_online
 # ---------------------------------------------------------------------------------------------
 
-def online_argv(dev, movable):
-    argv = ['daxctl', 'online-memory']
-    if not movable:
-        argv.append('--no-movable')
-    return argv + [dev.dev]
+def online_action(dev, movable):
+    argv = ['daxctl', 'online-memory'] + ([] if movable else ['--no-movable']) + [dev.dev]
+    return Action('online', dev.dev, argv, movable=movable)
+
+
+def reconfigure_action(dev, mode):
+    argv = ['daxctl', 'reconfigure-device', '--mode=%s' % mode] + (['--no-online'] if mode == 'system-ram' else [])
+    return Action('reconfigure', dev.dev, argv + [dev.dev], mode=mode)
 
 
 def plan_online(dev, movable, force, timeout):
@@ -474,9 +477,9 @@ def plan_online(dev, movable, force, timeout):
                             'away for a moment and fails if the kernel has pinned it)'
                             % (dev.dev, len(wrong), ', '.join(sorted(set(b.zone or '?' for b in wrong))), zone,
                                movable))
-        return [Action('offline', dev.dev, None, timeout=timeout), Action('online', dev.dev, online_argv(dev, movable))]
+        return [Action('offline', dev.dev, None, timeout=timeout), online_action(dev, movable)]
     if dev.online_memblocks < dev.total_memblocks:
-        return [Action('online', dev.dev, online_argv(dev, movable))]
+        return [online_action(dev, movable)]
     return []
 
 
@@ -590,10 +593,9 @@ def plan_reconfigure(host, dev, params):
                                 'is given back). Nothing was changed. Stop them first, or set force: true'
                                 % (dev.dev, dev.dev, describe_holders(holders)))
             check_can_hotplug(host, dev)
-            actions.append(Action('reconfigure', dev.dev,
-                                  ['daxctl', 'reconfigure-device', '--mode=system-ram', '--no-online', dev.dev]))
+            actions.append(reconfigure_action(dev, 'system-ram'))
             if params.get('online', True):
-                actions.append(Action('online', dev.dev, online_argv(dev, movable)))
+                actions.append(online_action(dev, movable))
         elif params.get('online', True):
             actions.extend(plan_online(dev, movable, force, timeout))
         return actions
@@ -609,8 +611,7 @@ def plan_reconfigure(host, dev, params):
         if not host.kernel_at_least(*MIN_KERNEL_HOTREMOVE):
             raise PmemError('kernel %s cannot return system-ram to devdax (hot-remove needs 5.3 or later)'
                             % host.kernel_release)
-        actions.append(Action('reconfigure', dev.dev,
-                              ['daxctl', 'reconfigure-device', '--mode=devdax', dev.dev]))
+        actions.append(reconfigure_action(dev, 'devdax'))
     return actions
 
 
@@ -624,14 +625,14 @@ def predict_device(host, dev, actions):
         if action.kind == 'enable':
             after['state'] = 'enabled'
         elif action.kind == 'reconfigure':
-            mode = [arg for arg in action.argv if arg.startswith('--mode=')][0][len('--mode='):]
+            mode = action.args['mode']
             after['mode'] = mode
             after['total_memblocks'] = total if mode == 'system-ram' else 0
             after['online_memblocks'] = 0
             after['movable'] = None
             after['zones'] = []
         elif action.kind == 'online':
-            movable = '--no-movable' not in action.argv
+            movable = action.args['movable']
             after['online_memblocks'] = after['total_memblocks'] or total
             after['movable'] = movable
             after['zones'] = ['Movable' if movable else 'Normal']

@@ -20,6 +20,13 @@ description:
     the fix - the old dax-class device model, a missing or blocked C(kmem) module, a kernel that onlines
     hot-added memory by itself (C(auto_online_blocks)), a kernel older than 5.1.
   - Taking online memory away (V(devdax) while blocks are online) needs O(force=true).
+  - A devdax device that a process holds open or mapped (C(/proc/PID/fd), C(/proc/PID/maps)) is not made system
+    RAM, since its contents would become kernel memory under that process; the module names the processes and
+    changes nothing. O(force=true) overrides that.
+  - Hot-adding memory takes DRAM for its page structures (64 bytes per 4 KiB page, 1/64 of the device). When that
+    is more than half of the memory available (C(MemAvailable)), the module refuses with the numbers, unless the
+    device's page structures are placed on the device itself (C(memmap_on_memory), kernel 6.8 or later).
+  - A failure half-way returns the commands that already ran and the device's state after them.
 author:
   - memtier engineers (@memtier)
 extends_documentation_fragment:
@@ -58,11 +65,13 @@ options:
   force:
     description:
       - Allow taking online memory away (offlining it) to reach O(mode=devdax) or to move it to the zone asked for.
+      - Allow making a device that a process holds open or mapped system RAM (that process loses the data it sees).
     type: bool
     default: false
   timeout:
     description:
-      - Seconds to wait for memory to go offline when O(force=true) takes it away.
+      - Seconds to wait for memory to go offline when O(force=true) takes it away, including the block-by-block
+        retry through sysfs after C(daxctl offline-memory) gives up.
     type: int
     default: 120
 seealso:

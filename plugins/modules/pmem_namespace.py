@@ -18,7 +18,13 @@ description:
     O(name) (stored in the namespace label) or its O(uuid).
   - A namespace that exists with other settings is recreated only with O(force=true), because that destroys its data.
   - A namespace is never destroyed while it is in use (its dax device in system-ram mode, its block device
-    mounted or open, its dax device open); the module says what to do first.
+    mounted, open or mapped, its dax device open or mapped); the module says what to do first.
+  - With O(state=absent), the settings the task gives (O(region), O(size), O(mode), O(map), O(align)) must match
+    the namespace found, or nothing is destroyed and the module says what it found.
+  - O(name) and O(uuid) given together must name the same namespace; a name that another namespace already has
+    with another uuid is refused, so that a name never names two namespaces.
+  - With O(force=true), everything the new namespace needs (the alignment, the size, a free extent that will be
+    contiguous once the old namespace is gone) is checked before the old one is destroyed.
   - A new NVDIMM whose label area was never initialised shows one label-less C(raw) namespace and no free space.
     Its labels are initialised only with O(init_labels=true). An NVDIMM without a label area cannot be
     sub-divided; its one namespace is converted whole with O(force=true) and no O(size).
@@ -56,6 +62,7 @@ options:
       - Size of the namespace, in bytes or with a binary unit (V(512m), V(12g), V(1t)).
       - Must be a multiple of the region's alignment (usually 16 MiB).
       - Omitted means all free space of the region, and an existing namespace of any size matches.
+      - V(0) and the empty string are refused (C(ndctl) would read them as all free space); omit O(size) instead.
       - The usable size is smaller (C(map=dev) keeps its page structures in the namespace).
     type: str
   mode:
@@ -72,6 +79,7 @@ options:
   align:
     description:
       - Mapping alignment of V(devdax) and V(fsdax) namespaces (V(4k), V(2m), V(1g)). Left to ndctl when omitted.
+      - One of the alignments the region supports in that mode (C(supported_alignments) of its seed device).
     type: str
   force:
     description:
