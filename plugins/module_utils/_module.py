@@ -21,7 +21,7 @@ from ansible_collections.memtier.pmem.plugins.module_utils._apply import Executo
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     BIN_DIR_OPTION, LOCK_OPTION, Host, ModuleRunner, PmemError,
 )
-from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTracker
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTarget
 
 # Options shared by the modules that act on one dax device.
 DEVICE_OPTIONS = dict(
@@ -40,11 +40,10 @@ def host_for(module, require_tools=True):
     return Host(ModuleRunner(module, require_tools=require_tools))
 
 
-def converge(module, key, snapshot, plan, predict):
+def converge(module, key, target):
     """Drive one module run, holding the host lock from the first read to the last.
 
-    ``snapshot(host)`` returns the object's state as a dict (or None when it does not exist),
-    ``plan(host)`` the actions, ``predict(host, actions)`` the state check mode expects after them.
+    ``target`` (a _plan.Target) gives the object's state, the plan and check mode's prediction.
     ``changed`` and ``diff`` come from the state before and after; in check mode "after" is the
     prediction, so check mode says changed exactly when the real run would change something.
     A failure half-way reports the commands that already ran and the object's state after them.
@@ -58,24 +57,26 @@ def converge(module, key, snapshot, plan, predict):
         if lock_timeout < 0:
             raise PmemError('lock_timeout=%s must be 0 (do not wait) or a positive number of seconds' % lock_timeout)
         with host.runner.lock(lock_timeout, owner):
-            before = snapshot(host)
-            actions = plan(host)
-            if module.check_mode or not actions:
-                after = predict(host, actions)
-                commands = [action.describe() for action in actions]
+            before = target.snapshot(host)
+            plan = target.plan(host)
+            pending = target.pending(plan)
+            if module.check_mode or not pending:
+                after = target.predict(host, plan)
+                commands = target.describe(plan)
             else:
                 try:
-                    commands = executor.apply(actions)
+                    target.apply(host, executor, plan)
                 except PmemError as exc:
                     exc.details['commands'] = executor.ran
-                    exc.details[key] = _state_after_failure(host, snapshot)
+                    exc.details[key] = _state_after_failure(host, target)
                     raise
+                commands = executor.ran
                 host.forget()
-                after = snapshot(host)
+                after = target.snapshot(host)
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     result = {
-        'changed': before != after or (module.check_mode and bool(actions)),
+        'changed': before != after or (module.check_mode and pending),
         key: after,
         'commands': commands,
     }
@@ -84,10 +85,10 @@ def converge(module, key, snapshot, plan, predict):
     module.exit_json(**result)
 
 
-def _state_after_failure(host, snapshot):
+def _state_after_failure(host, target):
     host.forget()
     try:
-        return snapshot(host)
+        return target.snapshot(host)
     except PmemError:
         return None
 
@@ -102,6 +103,4 @@ def run_device_module(options, plan):
         mutually_exclusive=[('device', 'namespace')],
         supports_check_mode=True,
     )
-    tracker = DeviceTracker(module.params)
-    converge(module, 'device', tracker.snapshot,
-             lambda host: plan(host, tracker.device, module.params), tracker.predict)
+    converge(module, 'device', DeviceTarget(module.params, plan))

@@ -243,7 +243,22 @@ def check_align(host, region, want):
                         % (human_size(align), region.dev, want['mode'], ', '.join(human_size(v) for v in supported)))
 
 
-class NamespaceTarget:
+class Target:
+    """What a module run converges: ``snapshot(host)`` the object's state (a dict, or None when it
+    does not exist), ``plan(host)`` what to do, ``predict(host, plan)`` the state check mode expects.
+    A plan is a list of actions unless the target says otherwise here."""
+
+    def describe(self, plan):
+        return [action.describe() for action in plan]
+
+    def pending(self, plan):
+        return bool(plan)
+
+    def apply(self, host, executor, plan):
+        executor.apply(plan)
+
+
+class NamespaceTarget(Target):
     """What a pmem_namespace task asks for, normalised once (every input checked before anything is
     read), and how to find, plan and predict it."""
 
@@ -397,7 +412,9 @@ def _show(key, value):
     return human_size(value) if key == 'size' and isinstance(value, int) else value
 
 
-def normalize_namespace_params(params):
+def normalize_namespace_params(params, prefix=''):
+    """The request, checked and normalised; ``prefix`` names where it came from in messages
+    (``devices[1].`` for an entry of a list)."""
     want = {
         'state': params.get('state', 'present'),
         'mode': params.get('mode') or 'devdax',
@@ -412,7 +429,7 @@ def normalize_namespace_params(params):
     if not want['name'] and not want['uuid']:
         raise PmemError('one of name or uuid is required: it is how the namespace is found again on every run')
     if want['name'] is not None:
-        check_namespace_name(want['name'])
+        check_namespace_name(want['name'], prefix + 'name')
     if want['uuid'] is not None:
         if not is_uuid(want['uuid']) or want['uuid'].strip('0-') == '':
             raise PmemError("uuid=%s is not a uuid: use the form 'a1b2c3d4-0000-4000-8000-123456789abc'"
@@ -420,11 +437,11 @@ def normalize_namespace_params(params):
         want['uuid'] = want['uuid'].lower()
     # Zero or empty sizes are refused (ndctl reads --size=0 as all free space): omit size for that.
     if params.get('size') is not None:
-        want['size'] = parse_size(params['size'])
+        want['size'] = parse_size(params['size'], prefix + 'size')
     if params.get('align') is not None:
-        want['align'] = parse_align(params['align'])
+        want['align'] = parse_align(params['align'], prefix + 'align')
     if params.get('region') is not None:
-        want['region'] = region_id(params['region'])
+        want['region'] = region_id(params['region'], prefix + 'region')
     if want['map'] and want['mode'] not in ('fsdax', 'devdax'):
         raise PmemError('map=%s only applies to mode fsdax or devdax, not %s; remove map'
                         % (want['map'], want['mode']))
@@ -494,15 +511,21 @@ def plan_offline(host, dev, timeout):
 
 def check_can_hotplug(host, dev):
     """Everything that makes `daxctl reconfigure-device --mode=system-ram` fail, with its fix."""
-    if not host.kernel_at_least(*MIN_KERNEL_KMEM):
-        raise PmemError('kernel %s cannot use persistent memory as system RAM: the kmem driver needs Linux 5.1 '
-                        'or later' % host.kernel_release)
+    check_host_can_hotplug(host)
     if dev.model == 'dax-class':
         raise PmemError('%s uses the old dax-class device model (dax_pmem_compat), in which daxctl cannot '
                         'reconfigure devices ("device model is dax-class"). Run `daxctl migrate-device-model`, '
                         'then reload the dax modules (disable the devdax namespaces, modprobe -r '
                         'dax_pmem_compat, modprobe dax_pmem, enable them) or reboot; the memtier.pmem.system_ram '
                         'role does this' % dev.dev)
+    check_memmap(host, dev)
+
+
+def check_host_can_hotplug(host):
+    """What makes every hot-add on this host fail: the kernel, daxctl, kmem, the online policy."""
+    if not host.kernel_at_least(*MIN_KERNEL_KMEM):
+        raise PmemError('kernel %s cannot use persistent memory as system RAM: the kmem driver needs Linux 5.1 '
+                        'or later' % host.kernel_release)
     major = host.tool_major('daxctl')
     if major is not None and major < MIN_DAXCTL:
         raise PmemError('daxctl %s is too old: reconfigure-device needs v%d or later'
@@ -510,7 +533,6 @@ def check_can_hotplug(host, dev):
     problem = host.kmem_problem()
     if problem:
         raise PmemError(problem)
-    check_memmap(host, dev)
     policy = host.auto_online_blocks
     if policy not in ('offline', 'unknown'):
         raise PmemError('the kernel onlines hot-added memory by itself (%s/auto_online_blocks = %s), so daxctl '
@@ -523,26 +545,32 @@ def check_can_hotplug(host, dev):
 def check_memmap(host, dev):
     """Hot-adding memory takes DRAM for its page structures (1/64 of it) from the memory already
     there; too little, and kmem fails half-way or the kernel stops answering."""
-    if host.memmap_on_memory(dev.dev) or host.mem_available is None:
+    if host.memmap_on_memory(dev.dev):
         return
-    needed = host.memmap_bytes(dev.dev, dev.size)
-    if needed * 2 > host.mem_available:
-        raise PmemError('%s: hot-adding its %s as system RAM needs %s of DRAM for the kernel\'s page structures '
-                        '(memmap: 64 bytes per 4 KiB page), and this host has %s available (MemAvailable); the '
-                        'collection refuses when that is more than half of it, because the hot-add can fail half-way '
-                        'or leave the kernel unable to answer. Nothing was changed. Ways out: a smaller namespace '
-                        '(memtier.pmem.pmem_namespace size), more free memory, or memmap_on_memory, which takes the '
-                        'page structures from the device itself (kernel 6.8 or later: boot with '
-                        'memory_hotplug.memmap_on_memory=1, then echo 1 > %s/%s/memmap_on_memory before this task)'
-                        % (dev.dev, human_size(dev.size), human_size(needed), human_size(host.mem_available),
-                           SYS_DAX_BUS, dev.dev))
+    check_memmap_bytes(host, host.memmap_bytes(dev.dev, dev.size), '%s: hot-adding its %s' % (dev.dev, human_size(dev.size)),
+                       dev.dev)
 
 
-class DeviceTracker:
-    """Finds the device once (by name or namespace), then follows it by name across re-reads."""
+def check_memmap_bytes(host, needed, what, name='daxX.Y'):
+    if host.mem_available is None or needed * 2 <= host.mem_available:
+        return
+    raise PmemError('%s as system RAM needs %s of DRAM for the kernel\'s page structures (memmap: 64 bytes per '
+                    '4 KiB page), and this host has %s available (MemAvailable); the collection refuses when that '
+                    'is more than half of it, because the hot-add can fail half-way or leave the kernel unable to '
+                    'answer. Nothing was changed. Ways out: a smaller namespace (memtier.pmem.pmem_namespace size), '
+                    'more free memory, or memmap_on_memory, which takes the page structures from the device itself '
+                    '(kernel 6.8 or later: boot with memory_hotplug.memmap_on_memory=1, then echo 1 > '
+                    '%s/%s/memmap_on_memory before this task)'
+                    % (what, human_size(needed), human_size(host.mem_available), SYS_DAX_BUS, name))
 
-    def __init__(self, params):
+
+class DeviceTarget(Target):
+    """One dax device, found once (by name or namespace), then followed by name across re-reads;
+    ``planner(host, device, params)`` decides."""
+
+    def __init__(self, params, planner):
         self.params = params
+        self.planner = planner
         self.device = None
 
     def snapshot(self, host):
@@ -551,6 +579,9 @@ class DeviceTracker:
         else:
             self.device = host.dax_device(self.device.dev)
         return self.device.to_dict() if self.device else None
+
+    def plan(self, host):
+        return self.planner(host, self.device, self.params)
 
     def predict(self, host, actions):
         return predict_device(host, self.device, actions)

@@ -218,7 +218,7 @@ def main():
         target = NamespaceTarget(module.params)
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    converge(module, 'namespace', target.snapshot, target.plan, target.predict)
+    converge(module, 'namespace', target)
 
 
 if __name__ == '__main__':
