@@ -106,10 +106,10 @@ class DevicesTarget(Target):
             check_memmap_bytes(host, new_memmap, 'hot-adding the new devices (%s)' % human_size(new_memmap * PAGE_SIZE // STRUCT_PAGE))
         return plans
 
-    def apply(self, host, executor, plans):
+    def apply(self, host, executor, plan):
         """Device by device: the steps planned, then those that needed the device to exist."""
         for want in self.entries:
-            namespace_actions, device_actions = plans[want['name']]
+            namespace_actions, device_actions = plan[want['name']]
             if want['state'] == 'absent':
                 executor.apply(device_actions)
                 host.forget()
@@ -128,13 +128,13 @@ class DevicesTarget(Target):
             executor.apply(device_actions)
             host.forget()
 
-    def predict(self, host, plans):
+    def predict(self, host, plan):
         """What check mode expects: exact for devices that exist; for a namespace still to be created,
         its settings and a device in system-ram mode, online in the zone asked for (its name and
         blocks are only known once it exists)."""
         after = []
         for item, want in zip(self.snapshot(host), self.entries):
-            namespace_actions, device_actions = plans[want['name']]
+            namespace_actions, device_actions = plan[want['name']]
             if want['state'] == 'absent':
                 after.append(dict(item, namespace=None, device=None))
                 continue
@@ -148,10 +148,10 @@ class DevicesTarget(Target):
             after.append(dict(item, namespace=namespace, device=device))
         return after
 
-    def describe(self, plans):
-        return [action.describe() for namespace_actions, device_actions in plans.values()
+    def describe(self, plan):
+        return [action.describe() for namespace_actions, device_actions in plan.values()
                 for action in namespace_actions + (device_actions or [])]
 
-    def pending(self, plans):
+    def pending(self, plan):
         return any(namespace_actions or device_actions is None or device_actions
-                   for namespace_actions, device_actions in plans.values())
+                   for namespace_actions, device_actions in plan.values())

@@ -51,8 +51,8 @@ def converge(module, key, target):
     host = host_for(module)
     executor = Executor(host)
     lock_timeout = module.params['lock_timeout']
-    owner = 'pid %d, memtier.pmem.%s, since %s' % (os.getpid(), module._name.split('.')[-1],
-                                                    time.strftime('%Y-%m-%d %H:%M:%S'))
+    owner = 'pid %d, memtier.pmem.%s, since %s' % (
+        os.getpid(), module._name.split('.')[-1], time.strftime('%Y-%m-%d %H:%M:%S'))
     try:
         if lock_timeout < 0:
             raise PmemError('lock_timeout=%s must be 0 (do not wait) or a positive number of seconds' % lock_timeout)
@@ -69,6 +69,8 @@ def converge(module, key, target):
                 except PmemError as exc:
                     exc.details['commands'] = executor.ran
                     exc.details[key] = _state_after_failure(host, target)
+                    if isinstance(exc.details[key], dict) and 'pinned_blocks' in exc.details:
+                        exc.details[key]['pinned_blocks'] = exc.details['pinned_blocks']
                     raise
                 commands = executor.ran
                 host.forget()

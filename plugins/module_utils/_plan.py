@@ -282,7 +282,9 @@ class NamespaceTarget(Target):
         return plan_namespace(host, self.want)
 
     def predict(self, host, actions):
-        return predict_namespace(self.ns, self.want, actions)
+        converted = [ns for ns in host.namespaces if actions and actions[-1].kind == 'convert'
+                     and ns.dev == actions[-1].target]
+        return predict_namespace(converted[0] if converted else self.ns, self.want, actions)
 
 
 def plan_namespace(host, want):
@@ -454,7 +456,10 @@ def predict_namespace(ns, want, actions):
         return None
     if not actions:
         return ns.to_dict() if ns else None
-    after = dict(ns.to_dict()) if ns and actions[-1].kind == 'convert' else {}
+    after = {}
+    if ns and actions[-1].kind == 'convert':  # what a conversion keeps; the rest is known once it ran
+        after = dict((key, value) for key, value in ns.to_dict().items()
+                     if key in ('dev', 'region', 'size', 'label_less', 'state'))
     region = next((a.target for a in actions if a.kind == 'create'), after.get('region'))
     after.update({'name': want.get('name') if not after.get('label_less') else None,
                   'mode': want['mode'], 'region': region})

@@ -127,10 +127,10 @@ kmem:
       description: Whether C(modprobe) can find it (or it is loaded or built in).
       type: bool
     install_rule:
-      description: The last C(install kmem) line of C(/etc/modprobe.d) and the other modprobe directories, as V(file:line: text).
+      description: "The last C(install kmem) line of C(/etc/modprobe.d) and the other modprobe directories, as V(file:line: text)."
       type: str
     blacklisted:
-      description: The C(blacklist kmem) lines (and C(modprobe.blacklist) on the kernel command line), as V(file:line: text).
+      description: "The C(blacklist kmem) lines (and C(modprobe.blacklist) on the kernel command line), as V(file:line: text)."
       type: list
       elements: str
     problem:
@@ -142,7 +142,8 @@ kmem:
     module_available: true
     install_rule: null
     blacklisted: ['/etc/modprobe.d/local.conf:3: blacklist kmem']
-    problem: 'the kmem kernel module is blacklisted (/etc/modprobe.d/local.conf:3: blacklist kmem): ...'
+    problem: 'the kmem kernel module is blacklisted (/etc/modprobe.d/local.conf:3: blacklist kmem): systemd-modules-load
+      and daxctl will not load it at boot, so the memory would not come back; remove that line, then run again'
 tools:
   description: The C(ndctl) and C(daxctl) the modules run (from O(bin_dir) or the E(PATH)); null when missing.
   returned: always
