@@ -1,0 +1,193 @@
+"""memtier.pmem.system_ram_problems: the system_ram role's variables, checked before anything changes."""
+import copy
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.memtier.pmem.plugins.filter.system_ram_problems import FilterModule, system_ram_problems
+from conftest import load_fixture
+
+DEFAULTS = {
+    'system_ram_devices': [],
+    'system_ram_allow_release': False,
+    'system_ram_boot_wait': 120,
+    'system_ram_offline_timeout': 120,
+    'system_ram_ndctl_prefix': '/opt/ndctl',
+    'system_ram_ndctl_source': '',
+    'system_ram_ndctl_source_remote': False,
+}
+
+
+def settings(**changes):
+    result = copy.deepcopy(DEFAULTS)
+    result.update(changes)
+    return result
+
+
+def test_registered_under_its_name():
+    assert FilterModule().filters()['system_ram_problems'] is system_ram_problems
+
+
+def test_defaults_and_a_good_device_pass():
+    devices = [{'name': 'pmem-ram0', 'region': 'region0', 'size': '12g', 'align': '2m', 'movable': True},
+               {'name': 'pmem-ram1', 'size': 1 << 30, 'map': 'dev'},
+               {'name': 'old', 'state': 'absent'}]
+    assert system_ram_problems(settings(system_ram_devices=devices, system_ram_allow_release=True)) == []
+
+
+# The inputs of issue 8, item 14: each is refused with the variable's name.
+@pytest.mark.parametrize('device,where,text', [
+    ({'name': '-rf'}, 'system_ram_devices[0].name', 'is not a valid namespace name'),
+    ({'name': 'f1\n'}, 'system_ram_devices[0].name', 'is not a valid namespace name'),
+    ({'name': 'a b'}, 'system_ram_devices[0].name', 'is not a valid namespace name'),
+    ({'name': 'x', 'size': '1.5g'}, 'system_ram_devices[0].size', 'is not a size'),
+    ({'name': 'x', 'size': '0'}, 'system_ram_devices[0].size', 'omit system_ram_devices[0].size'),
+    ({'name': 'x', 'size': '0g'}, 'system_ram_devices[0].size', 'omit system_ram_devices[0].size'),
+    ({'name': 'x', 'size': 0}, 'system_ram_devices[0].size', 'omit system_ram_devices[0].size'),
+    ({'name': 'x', 'size': ''}, 'system_ram_devices[0].size', 'is not a size'),
+    ({'name': 'x', 'region': 'regionX'}, 'system_ram_devices[0].region', 'is not a region'),
+    ({'name': 'x', 'region': 'region0\n'}, 'system_ram_devices[0].region', 'is not a region'),
+    ({'name': 'x', 'align': '3m'}, 'system_ram_devices[0].align', 'is not an alignment'),
+    ({'name': 'x', 'align': '2k'}, 'system_ram_devices[0].align', 'is not an alignment'),
+    ({'region': 'region0'}, 'system_ram_devices[0].name', 'is missing'),
+    ('pmem-ram0', 'system_ram_devices[0]', 'is not a device'),
+])
+def test_bad_device_entries(device, where, text):
+    problems = system_ram_problems(settings(system_ram_devices=[device]))
+    assert len(problems) == 1
+    assert problems[0].startswith(where)
+    assert text in problems[0]
+
+
+def test_two_entries_with_one_name():
+    devices = [{'name': 'pmem-ram0', 'size': '1.5g'}, {'name': 'pmem-ram1'}, {'name': 'pmem-ram0'}]
+    problems = system_ram_problems(settings(system_ram_devices=devices))
+    assert problems[1] == ("system_ram_devices[2].name='pmem-ram0' is also system_ram_devices[0].name: a namespace "
+                           "can be listed only once; merge the two entries")
+
+
+def test_release_needs_the_opt_in():
+    devices = [{'name': 'keep'}, {'name': 'gone', 'state': 'absent'}]
+    assert system_ram_problems(settings(system_ram_devices=devices)) == [
+        'system_ram_devices[1] (gone) has state: absent, which takes its memory away from the running system and '
+        'destroys the namespace and its data; set system_ram_allow_release: true to allow it']
+    assert system_ram_problems(settings(system_ram_devices=devices, system_ram_allow_release='yes')) == []
+
+
+@pytest.mark.parametrize('option', ['system_ram_boot_wait', 'system_ram_offline_timeout'])
+@pytest.mark.parametrize('value', [0, -1, '0', 'soon', True, None, 1.5])
+def test_seconds_must_be_one_or_more(option, value):
+    problems = system_ram_problems(settings(**{option: value}))
+    assert problems == ['%s=%r is not a number of seconds: use a whole number, 1 or more (the default is 120)'
+                        % (option, value)]
+
+
+@pytest.mark.parametrize('value', [1, '30', 3600])
+def test_seconds_that_pass(value):
+    assert system_ram_problems(settings(system_ram_boot_wait=value, system_ram_offline_timeout=value)) == []
+
+
+@pytest.mark.parametrize('prefix', ['/opt/my ndctl', '/opt/ndctl;rm -rf /', '/opt/$(reboot)', "/opt/'x'", '/opt/"x"',
+                                    'opt/ndctl', '/opt/ndctl/', '/opt//ndctl', '/opt/../usr', '/opt/nd\nctl',
+                                    '/opt/%n', '', None, 5])
+def test_unsafe_prefixes(prefix):
+    problems = system_ram_problems(settings(system_ram_ndctl_prefix=prefix))
+    assert len(problems) == 1
+    assert problems[0].startswith('system_ram_ndctl_prefix=%r is not a plain absolute path' % (prefix,))
+
+
+@pytest.mark.parametrize('prefix', ['/', '/usr', '/usr/local', '/etc'])
+def test_distribution_directories_as_prefix(prefix):
+    problems = system_ram_problems(settings(system_ram_ndctl_prefix=prefix))
+    assert len(problems) == 1
+    assert 'directory of the distribution' in problems[0] or 'not a plain absolute path' in problems[0]
+
+
+@pytest.mark.parametrize('prefix', ['/opt/ndctl', '/opt/ndctl-81', '/srv/tools/ndctl_81+local', '/usr/local/ndctl'])
+def test_prefixes_that_pass(prefix):
+    assert system_ram_problems(settings(system_ram_ndctl_prefix=prefix)) == []
+
+
+def test_source_on_the_host_must_be_absolute():
+    problems = system_ram_problems(settings(system_ram_ndctl_source='ndctl-81.tar.gz',
+                                            system_ram_ndctl_source_remote=True))
+    assert problems == ["system_ram_ndctl_source='ndctl-81.tar.gz' is relative: with system_ram_ndctl_source_remote: "
+                        "true it is a path on the host and must be absolute, such as /srv/ndctl/ndctl-81.tar.gz"]
+    assert system_ram_problems(settings(system_ram_ndctl_source='/srv/ndctl',
+                                        system_ram_ndctl_source_remote=True)) == []
+
+
+def test_source_on_the_controller_must_be_a_tarball(tmp_path):
+    problems = system_ram_problems(settings(system_ram_ndctl_source=str(tmp_path)))
+    assert len(problems) == 1 and 'is a directory on the controller' in problems[0]
+    problems = system_ram_problems(settings(system_ram_ndctl_source='/srv/ndctl-81.tar.gz\n'))
+    assert len(problems) == 1 and 'control character' in problems[0]
+
+
+def test_every_problem_at_once():
+    devices = [{'name': '-rf'}, {'name': 'a', 'size': '1.5g'}, {'name': 'b', 'region': 'regionX'},
+               {'name': 'c', 'align': '3m'}, {'name': 'c'}]
+    problems = system_ram_problems(settings(system_ram_devices=devices, system_ram_boot_wait=-1,
+                                            system_ram_offline_timeout=0, system_ram_ndctl_prefix='/opt/a b'))
+    assert [p.split('=')[0].split(' ')[0] for p in problems] == [
+        'system_ram_devices[0].name', 'system_ram_devices[1].size', 'system_ram_devices[2].region',
+        'system_ram_devices[3].align', 'system_ram_devices[4].name', 'system_ram_boot_wait',
+        'system_ram_offline_timeout', 'system_ram_ndctl_prefix']
+
+
+def test_not_a_dict():
+    with pytest.raises(AnsibleFilterError):
+        system_ram_problems(['system_ram_devices'])
+
+
+# --- Against the host (pmem_info's facts) ------------------------------------------------------
+
+@pytest.fixture
+def facts():
+    # region0 with pmem-ram (namespace0.0, devdax) and pmem-fs (namespace0.1, fsdax)
+    return load_fixture('bookworm/07-fsdax')['facts']
+
+
+def test_host_fits(facts):
+    devices = [{'name': 'pmem-ram', 'region': 'region0'}, {'name': 'new', 'region': '0', 'size': '1g'},
+               {'name': 'elsewhere'}, {'name': 'gone', 'state': 'absent', 'region': 'region5'}]
+    assert system_ram_problems(settings(system_ram_devices=devices, system_ram_allow_release=True), facts=facts) == []
+
+
+def test_host_namespace_in_fsdax_mode_is_neither_converted_nor_destroyed(facts):
+    devices = [{'name': 'pmem-fs'}]
+    assert system_ram_problems(settings(system_ram_devices=devices), facts=facts) == [
+        "system_ram_devices[0].name='pmem-fs' is namespace0.1, in fsdax mode on this host: the role uses only devdax "
+        "namespaces and does not convert this one, which may hold data; give the device another name, or convert or "
+        "destroy that namespace yourself (memtier.pmem.pmem_namespace)"]
+    devices = [{'name': 'pmem-fs', 'state': 'absent'}]
+    problems = system_ram_problems(settings(system_ram_devices=devices, system_ram_allow_release=True), facts=facts)
+    assert len(problems) == 1 and 'gives back only devdax namespaces and does not destroy this one' in problems[0]
+
+
+def test_host_region_that_does_not_exist(facts):
+    problems = system_ram_problems(settings(system_ram_devices=[{'name': 'new', 'region': 'region3'}]), facts=facts)
+    assert problems == ["system_ram_devices[0].region='region3' does not exist on this host (regions: region0); use "
+                        "one of those, or omit region to take the first that has room"]
+
+
+def test_host_namespace_in_another_region(facts):
+    devices = [{'name': 'pmem-ram', 'region': 'region1', 'state': 'absent'}]
+    problems = system_ram_problems(settings(system_ram_devices=devices, system_ram_allow_release=True), facts=facts)
+    assert problems == ["system_ram_devices[0].region='region1': namespace pmem-ram (namespace0.0) is in region0; the "
+                        "role gives back only what the entry says; set region: region0 or omit region"]
+    problems = system_ram_problems(settings(system_ram_devices=[dict(devices[0], state='present')]), facts=facts)
+    assert len(problems) == 1 and 'the role does not move namespaces' in problems[0]
+
+
+def test_host_name_shared_by_two_namespaces(facts):
+    facts['namespaces'][1]['name'] = 'pmem-ram'
+    problems = system_ram_problems(settings(system_ram_devices=[{'name': 'pmem-ram'}]), facts=facts)
+    assert len(problems) == 1
+    assert problems[0].startswith("system_ram_devices[0].name='pmem-ram' matches 2 namespaces on this host "
+                                  "(namespace0.0, namespace0.1)")
+
+
+def test_host_without_ndctl_is_not_judged(facts):
+    facts.update(ndctl_version=None, regions=[], namespaces=[])
+    assert system_ram_problems(settings(system_ram_devices=[{'name': 'x', 'region': 'region3'}]), facts=facts) == []
