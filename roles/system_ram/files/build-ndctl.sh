@@ -18,6 +18,7 @@ set -euo pipefail
 
 mode=$1 source=$2 prefix=$3 scratch=$4
 stamp=$prefix/.memtier-ndctl-version
+mkdir -p "$scratch"   # a source tree is built from where it is: nothing else makes the scratch directory
 
 fail() { echo "build-ndctl: $*" >&2; exit 1; }
 json_string() { if [ -n "$1" ]; then printf '"%s"' "$1"; else printf null; fi; }
