@@ -322,7 +322,7 @@ def load_cases(module):
     return cases
 
 
-def case_params(modules=('pmem_namespace', 'dax_reconfigure', 'memory_online', 'pmem_info')):
+def case_params(modules=('pmem_namespace', 'dax_reconfigure', 'memory_online', 'pmem_info', 'system_ram_devices')):
     """pytest params (module, case) for every case of cases/<module>.yml, xfail ones marked."""
     params = []
     for module in modules:
