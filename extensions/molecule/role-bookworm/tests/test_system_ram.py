@@ -39,8 +39,21 @@ def test_boot_configuration(host, state):
         assert conf.exists
         assert "nvdimm.uuid = %s" % namespaces[name]["uuid"] in conf.content_string
         assert "movable = %s" % ("true" if zone == "Movable" else "false") in conf.content_string
-    assert "daxctl reconfigure-device --check-config" in host.file(
+    assert 'ExecStart="daxctl" reconfigure-device --check-config %I' in host.file(
         "/etc/systemd/system/daxdev-reconfigure@.service").content_string
     assert "SYSTEMD_WANTS" in host.file("/etc/udev/rules.d/90-daxctl-device.rules").content_string
     assert host.file("/etc/modules-load.d/memtier-kmem.conf").content_string.strip().endswith("kmem")
     assert host.file("/sys/module/kmem").is_directory
+
+
+def test_udev_override_turns_off_only_memory_onlining(host):
+    """Ubuntu's 40-vm-hotadd.rules (put in /usr/lib by prepare): only its memory line is turned off."""
+    original = host.file("/usr/lib/udev/rules.d/40-vm-hotadd.rules").content_string.splitlines()
+    override = host.file("/etc/udev/rules.d/40-vm-hotadd.rules").content_string.splitlines()
+    assert override[0].startswith("# Managed by memtier.pmem.system_ram: ")
+    for line in original:
+        if line.startswith('SUBSYSTEM=="memory"'):
+            assert "#memtier-off# " + line in override and line not in override
+        else:
+            assert line in override
+    assert any(line.startswith('SUBSYSTEM=="cpu"') for line in override)

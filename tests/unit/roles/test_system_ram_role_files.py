@@ -1,0 +1,129 @@
+"""The system_ram role's files and templates: the build script with a source tree, the udev override that
+turns off only memory onlining, and the quoting of the daxctl path in what runs at boot."""
+import base64
+import os
+import subprocess
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+from conftest import ROOT
+
+ROLE = os.path.join(ROOT, 'roles', 'system_ram')
+
+UBUNTU_VM_HOTADD = '''# On Hyper-V and Xen Virtual Machines we want to add memory and cpus as soon as they appear
+ATTR{[dmi/id]sys_vendor}=="Microsoft Corporation", ATTR{[dmi/id]product_name}=="Virtual Machine", GOTO="vm_hotadd_apply"
+ATTR{[dmi/id]sys_vendor}=="Xen", GOTO="vm_hotadd_apply"
+GOTO="vm_hotadd_end"
+
+LABEL="vm_hotadd_apply"
+
+# Memory hotadd request
+SUBSYSTEM=="memory", ACTION=="add", DEVPATH=="/devices/system/memory/memory[0-9]*", TEST=="state", ATTR{state}!="online", ATTR{state}="online"
+
+# CPU hotadd request
+SUBSYSTEM=="cpu", ACTION=="add", DEVPATH=="/devices/system/cpu/cpu[0-9]*", TEST=="online", ATTR{online}!="1", ATTR{online}="1"
+
+LABEL="vm_hotadd_end"
+'''
+
+
+def render(template, **variables):
+    """A role template as the template action renders it (trim_blocks, backslashes kept)."""
+    with open(os.path.join(ROLE, 'templates', template)) as handle:
+        source = handle.read()
+    variables.setdefault('ansible_managed', 'Ansible managed')
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return templar.template(trust_as_template(source), escape_backslashes=False, overrides=dict(trim_blocks=True))
+
+
+def override(text):
+    return render('udev-onliner-override.rules.j2', __system_ram_override_marker='Managed by memtier.pmem.system_ram',
+                  item={'content': base64.b64encode(text.encode()).decode(),
+                        'item': {'path': '/usr/lib/udev/rules.d/40-vm-hotadd.rules', 'name': '40-vm-hotadd.rules'}})
+
+
+# --- Issue 8, item 17: only the memory part of 40-vm-hotadd.rules is overridden ---------------------
+
+def test_override_keeps_every_rule_but_memory_onlining():
+    lines = override(UBUNTU_VM_HOTADD).splitlines()
+    assert lines[0] == ('# Managed by memtier.pmem.system_ram: the distribution\'s '
+                        '/usr/lib/udev/rules.d/40-vm-hotadd.rules')
+    body = [line for line in lines if not line.startswith('# ') and line != '#']
+    original = [line for line in UBUNTU_VM_HOTADD.splitlines() if not line.startswith('# ')]
+    assert len(body) == len(original)
+    for mine, theirs in zip(body, original):
+        if 'SUBSYSTEM=="memory"' in theirs:
+            assert mine == '#memtier-off# ' + theirs
+        else:
+            assert mine == theirs
+    assert any(line.startswith('SUBSYSTEM=="cpu"') for line in lines)
+
+
+def test_override_turns_off_a_continued_rule_whole_and_leaves_comments():
+    text = ('# ATTR{state}="online" in a comment\n'
+            'SUBSYSTEM=="memory", ACTION=="add", \\\n'
+            '  ATTR{state}="online_movable"\n'
+            'SUBSYSTEM=="cpu", ATTR{online}="1"\n')
+    lines = override(text).splitlines()[4:]
+    assert lines == ['# ATTR{state}="online" in a comment',
+                     '#memtier-off# SUBSYSTEM=="memory", ACTION=="add", ',
+                     '#memtier-off#   ATTR{state}="online_movable"',
+                     'SUBSYSTEM=="cpu", ATTR{online}="1"']
+
+
+# --- Issue 8, item 19: the daxctl path is quoted for systemd and for the shell ---------------------
+
+def test_unit_runs_daxctl_as_one_systemd_word():
+    unit = render('daxdev-reconfigure@.service.j2', __system_ram_daxctl='/opt/ndctl/bin/daxctl',
+                  __system_ram_use_build=True, system_ram_ndctl_prefix='/opt/ndctl')
+    assert 'ExecStart="/opt/ndctl/bin/daxctl" reconfigure-device --check-config %I\n' in unit
+    unit = render('daxdev-reconfigure@.service.j2', __system_ram_daxctl='/a b/%i$X"\\/daxctl',
+                  __system_ram_use_build=True, system_ram_ndctl_prefix='/a b')
+    assert 'ExecStart="/a b/%%i$$X\\"\\\\/daxctl" reconfigure-device --check-config %I\n' in unit
+
+
+def test_boot_helper_quotes_ndctl_and_daxctl():
+    script = render('memtier-system-ram.sh.j2', __system_ram_ndctl='/opt/my ndctl/bin/ndctl',
+                    __system_ram_daxctl='/opt/my ndctl/bin/daxctl')
+    assert "chardev=$('/opt/my ndctl/bin/ndctl' list -N" in script
+    assert "set -- '/opt/my ndctl/bin/daxctl' reconfigure-device --mode=system-ram" in script
+    subprocess.run(['sh', '-n'], input=script.encode(), check=True)
+
+
+# --- Issue 8, item 18: a source tree on the host builds (the scratch directory is made) --------------
+
+@pytest.fixture
+def tree(tmp_path):
+    source = tmp_path / 'ndctl'
+    source.mkdir()
+    (source / 'meson.build').write_text("project('ndctl', 'c',\n  version : '81',\n)\n")
+    stub = tmp_path / 'bin'
+    stub.mkdir()
+    (stub / 'meson').write_text('#!/bin/sh\necho "meson stub: $*"\nexit 1\n')
+    (stub / 'meson').chmod(0o755)
+    return source
+
+
+def build(tree, mode):
+    script = os.path.join(ROLE, 'files', 'build-ndctl.sh')
+    scratch = tree.parent / 'scratch' / mode   # as the role passes it: not made yet
+    env = dict(os.environ, PATH='%s:%s' % (tree.parent / 'bin', os.environ['PATH']))
+    return subprocess.run(['bash', script, mode, str(tree), str(tree.parent / 'prefix'), str(scratch)],
+                          env=env, capture_output=True, text=True, check=False)
+
+
+def test_source_tree_check(tree):
+    result = build(tree, 'check')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '{"build": true, "version": "81", "installed": null}'
+
+
+def test_source_tree_build_reaches_meson(tree):
+    result = build(tree, 'build')
+    assert result.returncode == 1
+    assert 'No such file or directory' not in result.stderr
+    assert 'build-ndctl: meson setup failed; the last lines of its output:' in result.stderr
+    assert 'meson stub: setup' in result.stderr
+    assert (tree.parent / 'scratch' / 'build' / 'build.log').is_file()
