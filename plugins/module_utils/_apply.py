@@ -64,6 +64,34 @@ class Executor:
             self.ran.append('ndctl enable-region %s' % region)
             host.run(['ndctl', 'enable-region', region])
 
+    def _switch_model(self, action):
+        """Rebind the devdax namespaces from dax_pmem_compat to dax_pmem without a reboot."""
+        host = self.host
+        namespaces = action.args['namespaces']
+        for ns in namespaces:
+            self.ran.append('ndctl disable-namespace %s' % ns)
+            host.run(['ndctl', 'disable-namespace', ns])
+        self.ran.append('modprobe -r dax_pmem_compat')
+        rc, out, err = host.runner.run(['modprobe', '-r', 'dax_pmem_compat'])
+        if rc != 0:
+            for ns in namespaces:
+                self.ran.append('ndctl enable-namespace %s' % ns)
+                host.runner.run(['ndctl', 'enable-namespace', ns])
+            raise PmemError('modprobe -r dax_pmem_compat failed (%s): the namespaces were enabled again on the '
+                            'dax-class model; the bus model is installed for the next boot, so a reboot finishes '
+                            'the switch' % ((err or out).strip() or 'rc=%s' % rc))
+        self.ran.append('modprobe dax_pmem')
+        host.run(['modprobe', 'dax_pmem'])
+        failed = []
+        for ns in namespaces:
+            self.ran.append('ndctl enable-namespace %s' % ns)
+            rc, out, err = host.runner.run(['ndctl', 'enable-namespace', ns])
+            if rc != 0:
+                failed.append('%s (%s)' % (ns, (err or out).strip()))
+        if failed:
+            raise PmemError('the bus model is loaded, but these namespaces did not come back: %s; run '
+                            '`ndctl enable-namespace` on them, or reboot' % ', '.join(failed))
+
     def _offline(self, action):
         """Offline every online block of a device, all of it bounded by the action's timeout.
 

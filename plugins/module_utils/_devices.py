@@ -149,8 +149,8 @@ class DevicesTarget(Target):
         return after
 
     def describe(self, plan):
-        return [action.describe() for namespace_actions, device_actions in plan.values()
-                for action in namespace_actions + (device_actions or [])]
+        return [line for namespace_actions, device_actions in plan.values()
+                for action in namespace_actions + (device_actions or []) for line in action.commands()]
 
     def pending(self, plan):
         return any(namespace_actions or device_actions is None or device_actions

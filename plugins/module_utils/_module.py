@@ -40,10 +40,11 @@ def host_for(module, require_tools=True):
     return Host(ModuleRunner(module, require_tools=require_tools))
 
 
-def converge(module, key, target):
+def converge(module, key, target, extra=None):
     """Drive one module run, holding the host lock from the first read to the last.
 
-    ``target`` (a _plan.Target) gives the object's state, the plan and check mode's prediction.
+    ``target`` (a _plan.Target) gives the object's state, the plan and check mode's prediction;
+    ``extra(host, after)`` more result keys.
     ``changed`` and ``diff`` come from the state before and after; in check mode "after" is the
     prediction, so check mode says changed exactly when the real run would change something.
     A failure half-way reports the commands that already ran and the object's state after them.
@@ -82,6 +83,8 @@ def converge(module, key, target):
         key: after,
         'commands': commands,
     }
+    if extra is not None:
+        result.update(extra(host, after))
     if module._diff:
         result['diff'] = {'before': before or {}, 'after': after or {}}
     module.exit_json(**result)

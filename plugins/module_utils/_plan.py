@@ -20,7 +20,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
-    NAMESPACE_DEV_RE, SYS_DAX_BUS, SYS_MEMORY, PmemError, check_device_name, check_namespace_name, human_size, is_uuid,
+    DAXCTL_CONF, NAMESPACE_DEV_RE, SYS_DAX_BUS, SYS_MEMORY, PmemError, check_device_name, check_namespace_name, human_size, is_uuid,
     kmem_range_blocks, parse_align, parse_size, region_id,
 )
 
@@ -44,6 +44,19 @@ class Action:
         details = ' '.join('%s=%s' % (key, ','.join(value) if isinstance(value, list) else value)
                            for key, value in sorted(self.args.items()))
         return ('%s %s %s' % (self.kind, self.target, details)).strip()
+
+    def commands(self):
+        """The command lines this step runs (for check mode's ``commands``, as the real run lists them)."""
+        if self.kind == 'init_labels':
+            return (['ndctl disable-region %s' % self.target] + ['ndctl init-labels %s' % d for d in self.args['dimms']]
+                    + ['ndctl enable-region %s' % self.target])
+        if self.kind == 'switch_model':
+            namespaces = self.args['namespaces']
+            return (['ndctl disable-namespace %s' % ns for ns in namespaces] + ['modprobe -r dax_pmem_compat',
+                    'modprobe dax_pmem'] + ['ndctl enable-namespace %s' % ns for ns in namespaces])
+        if self.kind == 'offline':  # and, for blocks daxctl leaves online, one sysfs write each
+            return ['daxctl offline-memory %s' % self.target]
+        return [self.describe()]
 
     def __repr__(self):
         return 'Action(%s)' % self.describe()
@@ -249,7 +262,7 @@ class Target:
     A plan is a list of actions unless the target says otherwise here."""
 
     def describe(self, plan):
-        return [action.describe() for action in plan]
+        return [line for action in plan for line in action.commands()]
 
     def pending(self, plan):
         return bool(plan)
@@ -590,6 +603,39 @@ class DeviceTarget(Target):
 
     def predict(self, host, actions):
         return predict_device(host, self.device, actions)
+
+
+class DeviceModelTarget(Target):
+    """The dax bus device model: installed for the next boot (daxctl migrate-device-model) and, when
+    nothing holds a dax device (open or mapped), switched to now; else a reboot finishes it."""
+
+    def __init__(self, params):
+        self.params = params
+        self.holders = {}
+
+    def snapshot(self, host):
+        return {'device_model': host.device_model, 'configured': host.runner.read(DAXCTL_CONF) is not None}
+
+    def plan(self, host):
+        if host.device_model == 'bus':
+            return []
+        actions = []
+        if host.runner.read(DAXCTL_CONF) is None:
+            actions.append(Action('migrate', 'bus', ['daxctl', 'migrate-device-model']))
+        self.holders = dict((node, procs) for node, procs in host.holders().items() if node.startswith('dax'))
+        if self.params['live'] and not self.holders:
+            actions.append(Action('switch_model', 'bus', None, namespaces=[
+                ns.dev for ns in host.namespaces if ns.mode == 'devdax' and ns.state != 'disabled']))
+        return actions
+
+    def predict(self, host, actions):
+        before = self.snapshot(host)
+        kinds = [action.kind for action in actions]
+        return {'device_model': 'bus' if 'switch_model' in kinds else before['device_model'],
+                'configured': before['configured'] or 'migrate' in kinds}
+
+    def extra(self, host, after):
+        return {'reboot_required': after['device_model'] != 'bus', 'holders': self.holders}
 
 
 def check_timeout(params):

@@ -35,6 +35,7 @@ SYS_DAX_CLASS = '/sys/class/dax'
 SYS_ND_BUS = '/sys/bus/nd/devices'
 DAX_PMEM_COMPAT = '/sys/bus/nd/drivers/dax_pmem_compat'
 KMEM_DRIVER = '/sys/bus/dax/drivers/kmem'
+DAXCTL_CONF = '/etc/modprobe.d/daxctl.conf'  # daxctl migrate-device-model: the bus model from the next boot
 MODPROBE_DIRS = ('/etc/modprobe.d', '/run/modprobe.d', '/usr/local/lib/modprobe.d', '/lib/modprobe.d',
                  '/usr/lib/modprobe.d')
 DEVNODE_RE = re.compile(r'^(dax\d+\.\d+|pmem\d+(\.\d+)?s?)\Z')

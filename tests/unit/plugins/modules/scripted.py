@@ -322,7 +322,8 @@ def load_cases(module):
     return cases
 
 
-def case_params(modules=('pmem_namespace', 'dax_reconfigure', 'memory_online', 'pmem_info', 'system_ram_devices')):
+def case_params(modules=('pmem_namespace', 'dax_reconfigure', 'memory_online', 'pmem_info', 'system_ram_devices',
+                         'dax_device_model')):
     """pytest params (module, case) for every case of cases/<module>.yml, xfail ones marked."""
     params = []
     for module in modules:
