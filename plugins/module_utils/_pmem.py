@@ -38,6 +38,10 @@ KMEM_DRIVER = '/sys/bus/dax/drivers/kmem'
 DAXCTL_CONF = '/etc/modprobe.d/daxctl.conf'  # daxctl migrate-device-model: the bus model from the next boot
 MODPROBE_DIRS = ('/etc/modprobe.d', '/run/modprobe.d', '/usr/local/lib/modprobe.d', '/lib/modprobe.d',
                  '/usr/lib/modprobe.d')
+UDEV_RULE_DIRS = ('/usr/lib/udev/rules.d', '/lib/udev/rules.d')  # the distribution's; /etc/udev/rules.d overrides
+UNIT_DIRS = ('/usr/lib/systemd/system', '/lib/systemd/system')
+DAXCTL_UDEV_RULE = '90-daxctl-device.rules'
+DAXCTL_UNIT = 'daxdev-reconfigure@.service'
 DEVNODE_RE = re.compile(r'^(dax\d+\.\d+|pmem\d+(\.\d+)?s?)\Z')
 
 # Every pattern matches the whole string (\Z, not $, which also matches before a final newline: a name
@@ -894,6 +898,35 @@ class Host:
                     % '; '.join(kmem['blacklisted']))
         return None
 
+    @property
+    def boot(self):
+        """What brings memory online behind daxctl's back, and what daxctl's own boot path needs.
+
+        ``onliner_rules``: the distribution's udev rules that online hot-added memory themselves (which
+        puts it in the kernel's zone, not the one asked for), with ``overridden`` those that a file of
+        the same name in /etc/udev/rules.d replaces; ``daxctl_udev_rule``: ok, missing, or broken (Debian
+        12 ships one that runs ``daxctl -C``); ``daxctl_unit``: whether daxdev-reconfigure@.service ships."""
+        def load():
+            rules, daxctl_rule = {}, None
+            for directory in UDEV_RULE_DIRS:
+                for name in self.runner.listdir(directory) or []:
+                    if not name.endswith('.rules') or name in rules:
+                        continue
+                    text = self.runner.read('%s/%s' % (directory, name)) or ''
+                    rules[name] = 'ATTR{state}="online' in text and re.search(r'SUBSYSTEM(==|!=)"memory"', text)
+                    if name == DAXCTL_UDEV_RULE:
+                        daxctl_rule = 'ok' if 'SYSTEMD_WANTS' in text else 'broken'
+            onliners = sorted(name for name, onlines in rules.items() if onlines)
+            etc = set(self.runner.listdir('/etc/udev/rules.d') or [])
+            return {
+                'onliner_rules': onliners,
+                'overridden': [name for name in onliners if name in etc],
+                'daxctl_udev_rule': daxctl_rule or 'missing',
+                'daxctl_unit': any(self.runner.read('%s/%s' % (d, DAXCTL_UNIT)) is not None for d in UNIT_DIRS),
+                'daxctl_config': sorted(self.runner.listdir('/etc/daxctl.conf.d') or []),
+            }
+        return self._cached('boot', load)
+
     def holders(self, devnodes=None):
         """{devnode: [{pid, comm, how}]} of the processes that hold /dev/<devnode> open (/proc/PID/fd)
         or mapped (/proc/PID/maps: a mapping outlives the descriptor it was made from), in one scan
@@ -972,4 +1005,5 @@ def facts(host):
         'device_model': host.device_model,
         'tools': dict((tool, host.runner.tool_path(tool)) for tool in TOOLS),
         'holders': host.holders(),
+        'boot': host.boot,
     }

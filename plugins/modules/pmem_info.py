@@ -149,6 +149,39 @@ tools:
   returned: always
   type: dict
   sample: {ndctl: /usr/bin/ndctl, daxctl: /usr/bin/daxctl}
+boot:
+  description: What brings memory online behind daxctl's back, and what daxctl's own boot path needs.
+  returned: always
+  type: dict
+  contains:
+    onliner_rules:
+      description:
+        - The distribution's udev rules (C(/usr/lib/udev/rules.d), C(/lib/udev/rules.d)) that online hot-added memory
+          themselves, which puts it in the kernel's zone instead of the one asked for (for example C(40-vm-hotadd.rules)).
+      type: list
+      elements: str
+    overridden:
+      description: Those of O(ignore:onliner_rules) that a file of the same name in C(/etc/udev/rules.d) replaces.
+      type: list
+      elements: str
+    daxctl_udev_rule:
+      description:
+        - V(ok) when the distribution's C(90-daxctl-device.rules) starts C(daxdev-reconfigure@.service), V(broken)
+          when it does something else (Debian 12's runs C(daxctl -C)), V(missing) when there is none.
+      type: str
+    daxctl_unit:
+      description: Whether the distribution ships C(daxdev-reconfigure@.service).
+      type: bool
+    daxctl_config:
+      description: The files in C(/etc/daxctl.conf.d), which daxctl applies to new dax devices at boot.
+      type: list
+      elements: str
+  sample:
+    onliner_rules: []
+    overridden: []
+    daxctl_udev_rule: broken
+    daxctl_unit: false
+    daxctl_config: [daxctl.example.conf]
 holders:
   description:
     - The processes that hold a dax or pmem device node open (C(/proc/PID/fd)) or mapped (C(/proc/PID/maps)),

@@ -127,3 +127,24 @@ def test_trixie_auto_onlines(fixture_host):
     host = fixture_host('trixie/02-devdax')
     assert host.auto_online_blocks == 'online'
     assert host.kernel_at_least(6, 12)
+
+
+def test_boot_facts_find_onliners_and_daxctls_own_boot_path(fixture_host):
+    host = fixture_host('bookworm/02-devdax')
+    runner = host.runner
+    runner.dirs['/lib/udev/rules.d'] = ['40-vm-hotadd.rules', '60-other.rules', '90-daxctl-device.rules']
+    runner.files['/lib/udev/rules.d/40-vm-hotadd.rules'] = (
+        'SUBSYSTEM=="cpu", ACTION=="add", ATTR{online}!="1", ATTR{online}="1"\n'
+        'SUBSYSTEM=="memory", ACTION=="add", ATTR{state}=="offline", ATTR{state}="online"\n')
+    runner.files['/lib/udev/rules.d/60-other.rules'] = 'SUBSYSTEM=="block", ATTR{state}="online"\n'
+    runner.files['/lib/udev/rules.d/90-daxctl-device.rules'] = 'ACTION=="add", SUBSYSTEM=="dax", RUN+="/usr/bin/daxctl -C"\n'
+    runner.dirs['/etc/udev/rules.d'] = ['40-vm-hotadd.rules']
+    runner.dirs['/etc/daxctl.conf.d'] = ['daxctl.example.conf', 'memtier-pmem-ram.conf']
+    assert host.boot == {'onliner_rules': ['40-vm-hotadd.rules'], 'overridden': ['40-vm-hotadd.rules'],
+                         'daxctl_udev_rule': 'broken', 'daxctl_unit': False,
+                         'daxctl_config': ['daxctl.example.conf', 'memtier-pmem-ram.conf']}
+    runner.files['/lib/udev/rules.d/90-daxctl-device.rules'] = (
+        'ACTION=="add", SUBSYSTEM=="dax", TAG+="systemd", ENV{SYSTEMD_WANTS}="daxdev-reconfigure@%p.service"\n')
+    runner.files['/lib/systemd/system/daxdev-reconfigure@.service'] = '[Service]\n'
+    host.forget()
+    assert host.boot['daxctl_udev_rule'] == 'ok' and host.boot['daxctl_unit']
