@@ -30,7 +30,7 @@ done
 sed -i "s/^version: .*/version: $version/" galaxy.yml
 echo "release: galaxy.yml version $version"
 "$BIN/antsibull-changelog" lint
-echo "release: fragments:" $(cd changelogs/fragments && ls)
+echo "release: fragments: $(find changelogs/fragments -type f -printf '%f\n' 2>/dev/null | sort | tr '\n' ' ')"
 # The plugin list is read afresh (ansible-doc on a copy of the git-visible files, vcs: auto) and its cache
 # (changelogs/.plugin-cache.yaml) removed after, so that it is neither committed nor shipped.
 "$BIN/antsibull-changelog" release --version "$version" --reload-plugins --ansible-doc-bin "$BIN/ansible-doc"
