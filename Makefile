@@ -14,7 +14,7 @@ ROLE_SCENARIOS := $(sort $(notdir $(wildcard extensions/molecule/role-*)))
 SCENARIOS ?= $(ROLE_SCENARIOS) $(MODULE_SCENARIOS)
 JOBS ?= 1
 
-.PHONY: help venv link units sanity lint molecule test demo images build clean
+.PHONY: help venv link units sanity lint check-ee molecule test demo images build release clean
 
 help:
 	@echo "make demo    - boot a QEMU-NVDIMM VM and turn its PMem into system RAM with the collection"
@@ -48,8 +48,13 @@ sanity: venv
 	  $(BIN)/ansible-test sanity --color no --python 3.11 --requirements 2>&1 | tail -40; \
 	  exit $${PIPESTATUS[0]}
 
+# At the root, as Galaxy and users run it.
 lint: venv link
-	$(BIN)/ansible-lint --profile production roles playbooks extensions/molecule
+	$(BIN)/ansible-lint --profile production
+
+# An execution environment built with the collection installs nothing for the managed hosts.
+check-ee: venv
+	tools/check-ee.sh
 
 images:
 	for suite in bullseye bookworm trixie; do tools/vm/build-image.sh $$suite; done
@@ -59,13 +64,18 @@ images:
 molecule: venv link
 	JOBS=$(JOBS) tools/run-scenarios.sh $(SCENARIOS)
 
-test: units sanity lint molecule
+test: units sanity lint check-ee molecule
 
 demo: venv link
 	$(BIN)/python tools/demo.py
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/dist
+
+# make release VERSION=0.2.0, then commit galaxy.yml, CHANGELOG.rst and changelogs/.
+release: venv
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z" >&2; exit 2; }
+	tools/release.sh $(VERSION)
 
 clean:
 	rm -rf .cache/sanity .cache/dist tests/output
