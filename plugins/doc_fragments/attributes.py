@@ -26,12 +26,17 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: N/A
-    platforms: posix
+    platforms: linux
 requirements:
   - Linux 5.1 or later with the C(kmem) driver (5.3 or later to give memory back).
   - ndctl and daxctl v66 or later on the target host.
 notes:
   - Runs C(ndctl) and C(daxctl) as argument lists in the C locale and reads C(/sys). Needs root, so use C(become=true).
+  - Intel Optane persistent memory modules show no region until they are in App Direct mode; set that goal first
+    (C(ipmctl create -goal PersistentMemoryType=AppDirect) and a reboot, or M(community.general.pmem)).
+seealso:
+  - module: community.general.pmem
+    description: Sets the App Direct goal of Intel Optane modules, which makes the regions these modules use.
 '''
 
     # For read-only modules.
@@ -51,7 +56,18 @@ attributes:
   platform:
     description: Target OS/families that can be operated against.
     support: N/A
-    platforms: posix
+    platforms: linux
+requirements:
+  - Linux; C(ndctl) and C(daxctl) for regions, namespaces and dax devices (without them those lists are empty and
+    their versions null, and the rest is read from C(/sys) and C(/proc)).
+notes:
+  - Reads C(/sys), C(/proc) and the modprobe configuration, and runs C(ndctl list), C(daxctl list) and C(modprobe
+    --show-depends). Needs root for the physical ranges and the processes of other users, so use C(become=true).
+  - Intel Optane persistent memory modules show no region until they are in App Direct mode; set that goal first
+    (C(ipmctl create -goal PersistentMemoryType=AppDirect) and a reboot, or M(community.general.pmem)).
+seealso:
+  - module: community.general.pmem
+    description: Sets the App Direct goal of Intel Optane modules, which makes the regions this module reports.
 '''
 
     # The option every module has (extends_documentation_fragment: memtier.pmem.attributes.bin_dir).
