@@ -5,7 +5,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.memtier.pmem.plugins.filter.system_ram_problems import FilterModule, system_ram_problems
-from conftest import load_fixture
+from ansible_collections.memtier.pmem.tests.unit.plugins.modules.scripted import load_fixture
 
 DEFAULTS = {
     'system_ram_devices': [],

@@ -25,8 +25,18 @@ import yaml
 
 from unittest import mock
 
+from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19: the classic way, the arguments AnsibleModule reads from _ANSIBLE_ARGS
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        with mock.patch.object(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args}))):
+            yield
 
 from ansible_collections.memtier.pmem.plugins.module_utils import _module
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import SYS_MEMORY, TOOLS, PmemError
