@@ -153,7 +153,12 @@ smoke() {
 }
 
 if [ "${1:-}" = --units ]; then
-    units "$(cd "${2:-.cache/venv}" && pwd)"
+    venv=$(realpath -m "${2:-.cache/venv}")
+    if [ ! -x "$venv/bin/ansible-test" ]; then
+        log "${2:-.cache/venv} has no ansible-test (make venv makes .cache/venv)"
+        exit 2
+    fi
+    units "$venv"
     exit
 fi
 
