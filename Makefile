@@ -71,7 +71,7 @@ images:
 molecule: venv link
 	JOBS=$(JOBS) tools/run-scenarios.sh $(SCENARIOS)
 
-test: units sanity lint check-ee molecule
+test: units units-targets sanity lint check-ee molecule
 
 # ansible-test units on the target Pythons (3.8 and 3.12), and sanity/units on the oldest and newest ansible-core.
 units-targets: venv
@@ -82,7 +82,7 @@ core-matrix: venv
 
 test-full: test
 	$(MAKE) molecule SCENARIOS="$(FULL_SCENARIOS)"
-	$(MAKE) units-targets core-matrix
+	$(MAKE) core-matrix
 
 demo: venv link
 	$(BIN)/python tools/demo.py
