@@ -13,8 +13,11 @@ export PATH := $(BIN):$(PATH)
 # without KVM (every guest is emulated by TCG), so it runs one scenario per kernel role: the role end to end
 # on Debian 12, the modules on Debian 13 (kernel 6.12), issue 8's refusals on Debian 12. `make test-full`
 # runs the rest (see README, "Tests"): the role on Debian 11 and 13, the modules on Debian 11 and 12, the
-# ndctl build from source, and the memmap refusal on a 1 GiB guest with a 56 GiB NVDIMM.
-TEST_SCENARIOS := role-bookworm modules-trixie faults-bookworm
+# ndctl build from source, and the memmap refusal on a 1 GiB guest with a 56 GiB NVDIMM. lab-bookworm (about
+# 3 minutes) is the lab as a user gets it: the README's scenario run from a temporary directory against the
+# built and installed tarball (extensions/molecule/lab-bookworm/run.sh, which run-scenarios.sh runs instead of
+# molecule test).
+TEST_SCENARIOS := role-bookworm modules-trixie faults-bookworm lab-bookworm
 FULL_SCENARIOS := role-bullseye role-trixie modules-bullseye modules-bookworm role-source faults-memmap-bookworm
 SCENARIOS ?= $(TEST_SCENARIOS)
 JOBS ?= 1
