@@ -114,8 +114,9 @@ clean:
 	rm -rf .cache/sanity .cache/dist tests/output
 
 # bench/flow.py (issue 9, item 4): the seed's four commands, the module flow and the system_ram role timed in
-# interleaved rounds on one Debian 12 VM, as ratios; writes bench/results/flow-<date>.json. About 15 minutes
-# under TCG. The VM runs under the machine-wide lock that the other VM runs take. Not part of make test.
+# interleaved rounds on one Debian 12 VM, as ratios; writes bench/results/flow-<date>.json and exits 1 when a
+# target is missed. About 25 minutes under TCG on 2 cores. The VM runs under the machine-wide lock that the
+# other VM runs take. Not part of make test. BENCH_ARGS='--rounds 5' for more rounds.
 VM_LOCK ?= /tmp/memtier-vm.lock
 .PHONY: bench
 bench: venv link
