@@ -74,6 +74,7 @@ class DevicesTarget(Target):
         plans = {}
         new_memmap = 0
         hotplug = False
+        labelled = set()  # regions whose labels an earlier entry initialises
         for want in self.entries:
             ns = find_namespace(host, want['name'])
             dev = host.dax_device(ns.chardev) if ns is not None and ns.chardev else None
@@ -87,7 +88,12 @@ class DevicesTarget(Target):
                     [] if ns is None or dev is not None and device_actions else plan_absent(host, ns, None, want),
                     device_actions)
                 continue
-            namespace_actions = plan_namespace(host, want)
+            # Every entry is planned from the state before the first change: a region that an earlier entry
+            # gives a label index is labelled by then, and initialising it again would discard that entry's
+            # namespace.
+            namespace_actions = [action for action in plan_namespace(host, want)
+                                 if not (action.kind == 'init_labels' and action.target in labelled)]
+            labelled.update(action.target for action in namespace_actions if action.kind == 'init_labels')
             if ns is not None and dev is not None and not namespace_actions:
                 device_actions = plan_reconfigure(host, dev, self.device_params(want, 'system-ram'))
                 hotplug = hotplug or any(action.kind == 'reconfigure' for action in device_actions)
