@@ -26,7 +26,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PMEMVM = [sys.executable, os.path.join(ROOT, 'tools', 'vm', 'pmemvm.py')]
+PMEMVM = [sys.executable, os.path.join(ROOT, 'playbooks', 'files', 'pmemvm.py')]
 TIME_TARGET = 1.5
 
 NOOPS = {

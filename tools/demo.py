@@ -1,6 +1,6 @@
 """make demo: the seed flow on a QEMU-NVDIMM VM, with the collection instead of hand-run commands.
 
-Boots a Debian 12 guest with one 16 GiB NVDIMM on its own CPU-less NUMA node (tools/vm/pmemvm.py),
+Boots a Debian 12 guest with one 16 GiB NVDIMM on its own CPU-less NUMA node (playbooks/files/pmemvm.py),
 shows `lsmem` and `numactl -H`, runs the playbook memtier.pmem.extend_ram (the system_ram role) to
 turn 12 GiB of it into system RAM, runs it again to show nothing is left to do, shows `lsmem` and
 `numactl -H` again, and stops the VM whatever happens.
@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PMEMVM = [sys.executable, os.path.join(ROOT, 'tools', 'vm', 'pmemvm.py')]
+PMEMVM = [sys.executable, os.path.join(ROOT, 'playbooks', 'files', 'pmemvm.py')]
 STATE = os.path.join(ROOT, '.cache', 'demo-vm')
 
 

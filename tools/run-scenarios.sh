@@ -20,10 +20,13 @@ run_one() {
   return "$rc"
 }
 
-# Build the guest images first, one at a time, so that parallel scenarios do not race to build them.
-for suite in bullseye bookworm trixie; do
-  tools/vm/build-image.sh "$suite" > /dev/null || exit 1
-done
+# With JOBS > 1, build the guest images first, one at a time, so that parallel scenarios do not race to
+# build them. One at a time, each scenario's create builds (or reuses) the image of its own suite.
+if [ "$jobs" -gt 1 ]; then
+  for suite in bullseye bookworm trixie; do
+    playbooks/files/build-image.sh "$suite" > /dev/null || exit 1
+  done
+fi
 
 failed=0
 running=0

@@ -97,3 +97,25 @@ options:
     type: int
     default: 300
 '''
+
+    # The dax device the device modules act on (extends_documentation_fragment: memtier.pmem.attributes.device);
+    # the defaults are _pmem.OFFLINE_TIMEOUT and _module.DEVICE_OPTIONS.
+    DEVICE = r'''
+options:
+  device:
+    description:
+      - The dax device, such as V(dax0.0). Mutually exclusive with O(namespace).
+    type: str
+  namespace:
+    description:
+      - The name or uuid of the devdax namespace whose dax device to use (stable across reboots, unlike device
+        names). Mutually exclusive with O(device).
+    type: str
+  timeout:
+    description:
+      - Seconds that taking the device's memory offline may take in all, including the block-by-block retry
+        through sysfs after C(daxctl offline-memory) gives up. Then the module stops and reports the blocks still
+        online.
+    type: int
+    default: 120
+'''

@@ -19,20 +19,20 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memtier.pmem.plugins.module_utils._apply import Executor
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
-    BIN_DIR_OPTION, LOCK_OPTION, Host, ModuleRunner, PmemError,
+    BIN_DIR_OPTION, LOCK_OPTION, TIMEOUT_OPTION, Host, ModuleRunner, PmemError,
 )
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import DeviceTarget
 
-# Options shared by the modules that act on one dax device.
+# Options shared by the modules that act on one dax device (doc fragment memtier.pmem.attributes.device).
 DEVICE_OPTIONS = dict(
     device=dict(type='str'),
     namespace=dict(type='str'),
     movable=dict(type='bool', default=True),
     force=dict(type='bool', default=False),
-    timeout=dict(type='int', default=120),
     **BIN_DIR_OPTION
 )
 DEVICE_OPTIONS.update(LOCK_OPTION)
+DEVICE_OPTIONS.update(TIMEOUT_OPTION)
 
 
 def host_for(module, require_tools=True):

@@ -20,8 +20,8 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
-    DAXCTL_CONF, NAMESPACE_DEV_RE, SYS_DAX_BUS, SYS_MEMORY, PmemError, check_device_name, check_namespace_name, human_size, is_uuid,
-    kmem_range_blocks, parse_align, parse_size, region_id,
+    DAXCTL_CONF, NAMESPACE_DEV_RE, OFFLINE_TIMEOUT, SYS_DAX_BUS, SYS_MEMORY, PmemError, check_device_name,
+    check_namespace_name, human_size, is_uuid, kmem_range_blocks, parse_align, parse_size, region_id,
 )
 
 MIN_KERNEL_KMEM = (5, 1)
@@ -642,7 +642,7 @@ def check_timeout(params):
     timeout = params.get('timeout')
     if timeout is not None and timeout <= 0:
         raise PmemError('timeout=%s must be a positive number of seconds' % timeout)
-    return timeout or 120
+    return timeout or OFFLINE_TIMEOUT
 
 
 def plan_memory(host, dev, params):

@@ -176,6 +176,9 @@ def is_uuid(value):
 # for another run on the same host.
 BIN_DIR_OPTION = dict(bin_dir=dict(type='path'))
 LOCK_OPTION = dict(lock_timeout=dict(type='int', default=300))
+# How long taking a device's memory offline may take in all (doc fragment memtier.pmem.attributes.device).
+OFFLINE_TIMEOUT = 120
+TIMEOUT_OPTION = dict(timeout=dict(type='int', default=OFFLINE_TIMEOUT))
 TOOLS = ('ndctl', 'daxctl')
 TIMEOUT_RC = (124, 130, 137)  # timeout(1): the limit was reached (TERM/INT/KILL)
 

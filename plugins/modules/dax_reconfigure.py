@@ -33,16 +33,8 @@ extends_documentation_fragment:
   - memtier.pmem.attributes
   - memtier.pmem.attributes.bin_dir
   - memtier.pmem.attributes.lock
+  - memtier.pmem.attributes.device
 options:
-  device:
-    description:
-      - The dax device, such as V(dax0.0). Mutually exclusive with O(namespace).
-    type: str
-  namespace:
-    description:
-      - The name or uuid of the devdax namespace whose dax device to reconfigure (stable across reboots,
-        unlike device names).
-    type: str
   mode:
     description:
       - V(system-ram) hands the device to the C(kmem) driver; V(devdax) gives it back to C(device_dax).
@@ -68,12 +60,6 @@ options:
       - Allow making a device that a process holds open or mapped system RAM (that process loses the data it sees).
     type: bool
     default: false
-  timeout:
-    description:
-      - Seconds to wait for memory to go offline when O(force=true) takes it away, including the block-by-block
-        retry through sysfs after C(daxctl offline-memory) gives up.
-    type: int
-    default: 120
 seealso:
   - module: memtier.pmem.memory_online
   - module: memtier.pmem.pmem_namespace

@@ -26,15 +26,8 @@ extends_documentation_fragment:
   - memtier.pmem.attributes
   - memtier.pmem.attributes.bin_dir
   - memtier.pmem.attributes.lock
+  - memtier.pmem.attributes.device
 options:
-  device:
-    description:
-      - The dax device, such as V(dax0.0). Mutually exclusive with O(namespace).
-    type: str
-  namespace:
-    description:
-      - The name or uuid of the namespace whose dax device to use.
-    type: str
   state:
     description:
       - V(online) brings all blocks online; V(offline) takes them all offline (the memory leaves the system RAM).
@@ -52,11 +45,6 @@ options:
       - With O(state=online), allow offlining and re-onlining blocks that are online in the wrong zone.
     type: bool
     default: false
-  timeout:
-    description:
-      - Seconds that offlining may take before the module gives up and reports the blocks still online.
-    type: int
-    default: 120
 seealso:
   - module: memtier.pmem.dax_reconfigure
 '''

@@ -145,7 +145,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memtier.pmem.plugins.module_utils._devices import DevicesTarget
 from ansible_collections.memtier.pmem.plugins.module_utils._module import converge
-from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, LOCK_OPTION, PmemError
+from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, LOCK_OPTION, TIMEOUT_OPTION, PmemError
 
 
 def main():
@@ -162,8 +162,7 @@ def main():
             )),
             init_labels=dict(type='bool', default=False),
             allow_release=dict(type='bool', default=False),
-            timeout=dict(type='int', default=120),
-            **dict(BIN_DIR_OPTION, **LOCK_OPTION)
+            **dict(BIN_DIR_OPTION, **dict(LOCK_OPTION, **TIMEOUT_OPTION))
         ),
         supports_check_mode=True,
     )

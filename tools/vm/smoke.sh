@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # smoke.sh [SUITE ...]  --  boot a VM per suite (default: bullseye bookworm trixie) with
-# one 4G NVDIMM and 2G RAM, check the guest tools over ssh, stop it again.
+# one 4G NVDIMM and 2G RAM (playbooks/files/pmemvm.py, the launcher the collection ships for its lab),
+# check the guest tools over ssh, stop it again.
 # Prints the boot-to-ssh time per suite; exits non-zero on the first failure.
 # State dirs live under ${MEMTIER_VM_SMOKE_DIR:-/tmp/memtier-vm-smoke} and are purged.
 set -euo pipefail
 
 HERE=$(dirname "$(readlink -f "$0")")
-PMEMVM="python3 $HERE/pmemvm.py"
+PMEMVM="python3 $HERE/../../playbooks/files/pmemvm.py"
 BASE=${MEMTIER_VM_SMOKE_DIR:-/tmp/memtier-vm-smoke}
 [ $# -gt 0 ] || set -- bullseye bookworm trixie
 

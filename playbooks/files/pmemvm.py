@@ -1,6 +1,7 @@
 """pmemvm.py -- throwaway QEMU (TCG) Debian VMs with emulated NVDIMMs, for tests.
 
-Usage (python3 tools/vm/pmemvm.py ...):
+Usage (python3 playbooks/files/pmemvm.py ..., in a checkout; the lab playbooks lab_create.yml and
+lab_destroy.yml run it for molecule):
   pmemvm.py up --state-dir DIR [--suite bookworm] [--name NAME] [--ram 2G] [--smp 2]
                [--nvdimm SPEC ...] [--keep-state] [--timeout 240] [--append ARGS]
   pmemvm.py down --state-dir DIR [--purge]
