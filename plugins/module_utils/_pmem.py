@@ -42,6 +42,13 @@ UDEV_RULE_DIRS = ('/usr/lib/udev/rules.d', '/lib/udev/rules.d')  # the distribut
 UNIT_DIRS = ('/usr/lib/systemd/system', '/lib/systemd/system')
 DAXCTL_UDEV_RULE = '90-daxctl-device.rules'
 DAXCTL_UNIT = 'daxdev-reconfigure@.service'
+ETC_UDEV_RULES = '/etc/udev/rules.d'
+# What the memtier.pmem.system_ram role writes on a host, so that pmem_info can tell it from the rest: the first
+# line of its udev rule overrides, the unit that keeps hot-added memory offline at boot, and the version stamp of
+# an ndctl build it installed under a prefix (roles/system_ram/vars/main.yml uses the same names).
+ROLE_MARKER = 'Managed by memtier.pmem.system_ram'
+OFFLINE_POLICY_UNIT = '/etc/systemd/system/memtier-memhp-offline.service'
+BUILD_STAMP = '.memtier-ndctl-version'
 DEVNODE_RE = re.compile(r'^(dax\d+\.\d+|pmem\d+(\.\d+)?s?)\Z')
 
 # Every pattern matches the whole string (\Z, not $, which also matches before a final newline: a name
@@ -205,8 +212,11 @@ class ModuleRunner:
                                  'installed under a prefix.' % ' and '.join(missing))
 
     def tool_path(self, name):
-        """Where ndctl or daxctl is (None when it is not installed)."""
-        return self._bins.get(name)
+        """Where ndctl, daxctl (as chosen above) or another program (numactl: the PATH) is; None when it is
+        not installed."""
+        if name not in self._bins:
+            self._bins[name] = self.module.get_bin_path(name)
+        return self._bins[name]
 
     def _bin(self, name):
         if name not in self._bins:
@@ -907,28 +917,54 @@ class Host:
 
         ``onliner_rules``: the distribution's udev rules that online hot-added memory themselves (which
         puts it in the kernel's zone, not the one asked for), with ``overridden`` those that a file of
-        the same name in /etc/udev/rules.d replaces; ``daxctl_udev_rule``: ok, missing, or broken (Debian
-        12 ships one that runs ``daxctl -C``); ``daxctl_unit``: whether daxdev-reconfigure@.service ships."""
+        the same name in /etc/udev/rules.d replaces, and ``onliners`` the same rules with their path and
+        who overrides them (none, the system_ram role, or the host's own file); ``local_onliner_rules``:
+        files in /etc/udev/rules.d not written by the role that online memory; ``role_overrides``: the
+        files the role wrote there; ``offline_policy_unit``: whether the role's unit that keeps hot-added
+        memory offline at boot is installed; ``daxctl_udev_rule``: ok, missing, or broken (Debian 12 ships
+        one that runs ``daxctl -C``); ``daxctl_unit``: whether daxdev-reconfigure@.service ships."""
         def load():
-            rules, daxctl_rule = {}, None
+            rules, paths, daxctl_rule = {}, {}, None
             for directory in UDEV_RULE_DIRS:
                 for name in self.runner.listdir(directory) or []:
                     if not name.endswith('.rules') or name in rules:
                         continue
-                    text = self.runner.read('%s/%s' % (directory, name)) or ''
-                    rules[name] = 'ATTR{state}="online' in text and re.search(r'SUBSYSTEM(==|!=)"memory"', text)
+                    paths[name] = '%s/%s' % (directory, name)
+                    text = self.runner.read(paths[name]) or ''
+                    rules[name] = onlines_memory(text)
                     if name == DAXCTL_UDEV_RULE:
                         daxctl_rule = 'ok' if 'SYSTEMD_WANTS' in text else 'broken'
             onliners = sorted(name for name, onlines in rules.items() if onlines)
-            etc = set(self.runner.listdir('/etc/udev/rules.d') or [])
+            etc = {}
+            for name in self.runner.listdir(ETC_UDEV_RULES) or []:
+                if name.endswith('.rules'):
+                    etc[name] = self.runner.read('%s/%s' % (ETC_UDEV_RULES, name)) or ''
+            mine = set(name for name, text in etc.items() if ROLE_MARKER in text)
             return {
                 'onliner_rules': onliners,
                 'overridden': [name for name in onliners if name in etc],
+                'onliners': [{'name': name, 'path': paths[name],
+                              'override': 'role' if name in mine else 'host' if name in etc else None}
+                             for name in onliners],
+                'local_onliner_rules': ['%s/%s' % (ETC_UDEV_RULES, name) for name in sorted(etc)
+                                        if name not in mine and onlines_memory(etc[name])],
+                'role_overrides': ['%s/%s' % (ETC_UDEV_RULES, name) for name in sorted(mine)],
+                'offline_policy_unit': self.runner.read(OFFLINE_POLICY_UNIT) is not None,
                 'daxctl_udev_rule': daxctl_rule or 'missing',
                 'daxctl_unit': any(self.runner.read('%s/%s' % (d, DAXCTL_UNIT)) is not None for d in UNIT_DIRS),
                 'daxctl_config': sorted(self.runner.listdir('/etc/daxctl.conf.d') or []),
             }
         return self._cached('boot', load)
+
+    def ndctl_build(self, prefix):
+        """An ndctl build installed under ``prefix`` by the system_ram role: its version (the stamp the
+        role writes) and its bin directory when it has one with daxctl in it (else None)."""
+        def load():
+            stamp = self.runner.read('%s/%s' % (prefix, BUILD_STAMP))
+            bin_dir = '%s/bin' % prefix
+            found = stamp is not None and 'daxctl' in (self.runner.listdir(bin_dir) or [])
+            return {'prefix': prefix, 'version': (stamp or '').strip() or None, 'bin_dir': bin_dir if found else None}
+        return self._cached('build-' + prefix, load)
 
     def holders(self, devnodes=None):
         """{devnode: [{pid, comm, how}]} of the processes that hold /dev/<devnode> open (/proc/PID/fd)
@@ -963,6 +999,13 @@ class Host:
         text = self.runner.read('/proc/mounts') or ''
         return [line.split()[1] for line in text.splitlines()
                 if line.split() and line.split()[0] == '/dev/' + devnode]
+
+
+def onlines_memory(text):
+    """Whether udev rules (a file's text) online memory: a rule, not a comment, that sets
+    ATTR{state}="online..." and matches on the memory subsystem."""
+    rules = '\n'.join(line for line in text.splitlines() if not line.lstrip().startswith('#'))
+    return 'ATTR{state}="online' in rules and re.search(r'SUBSYSTEM(==|!=)"memory"', rules) is not None
 
 
 def expand_list(text):
@@ -1006,7 +1049,7 @@ def facts(host):
         'kmem_loaded': host.kmem_loaded,
         'kmem': dict(host.kmem, problem=host.kmem_problem(at_boot=True)),
         'device_model': host.device_model,
-        'tools': dict((tool, host.runner.tool_path(tool)) for tool in TOOLS),
+        'tools': dict((tool, host.runner.tool_path(tool)) for tool in TOOLS + ('numactl',)),
         'holders': host.holders(),
         'boot': host.boot,
     }

@@ -28,7 +28,15 @@ author:
 extends_documentation_fragment:
   - memtier.pmem.attributes.info_module
   - memtier.pmem.attributes.bin_dir
-options: {}
+options:
+  build_prefix:
+    description:
+      - The prefix of an ndctl build that the C(memtier.pmem.system_ram) role installed (C(system_ram_ndctl_prefix),
+        for example V(/opt/ndctl)). When it holds one (its C(.memtier-ndctl-version) stamp and C(bin/daxctl)) and
+        O(bin_dir) is not given, the module reads the host with that build's ndctl and daxctl, as the role's other
+        tasks do, and reports it in RV(ndctl_build).
+    type: path
+    version_added: 0.2.0
 seealso:
   - module: memtier.pmem.pmem_namespace
   - module: memtier.pmem.dax_reconfigure
@@ -145,10 +153,27 @@ kmem:
     problem: 'the kmem kernel module is blacklisted (/etc/modprobe.d/local.conf:3: blacklist kmem): systemd-modules-load
       and daxctl will not load it at boot, so the memory would not come back; remove that line, then run again'
 tools:
-  description: The C(ndctl) and C(daxctl) the modules run (from O(bin_dir) or the E(PATH)); null when missing.
+  description:
+    - The C(ndctl) and C(daxctl) the modules run (from O(bin_dir), a build under O(build_prefix), or the E(PATH)), and
+      C(numactl) (E(PATH)); null when missing.
   returned: always
   type: dict
-  sample: {ndctl: /usr/bin/ndctl, daxctl: /usr/bin/daxctl}
+  sample: {ndctl: /usr/bin/ndctl, daxctl: /usr/bin/daxctl, numactl: /usr/bin/numactl}
+ndctl_build:
+  description:
+    - With O(build_prefix), the ndctl build under it - the version its stamp records (null without a stamp) and its
+      C(bin) directory when it has a daxctl there (null otherwise; the module then ran the build from it). Null
+      without O(build_prefix).
+  returned: always
+  type: dict
+  sample: {prefix: /opt/ndctl, version: '81', bin_dir: /opt/ndctl/bin}
+  version_added: 0.2.0
+python:
+  description: The Python interpreter the module ran under on the host (the system_ram role's boot helper runs under it).
+  returned: always
+  type: str
+  sample: /usr/bin/python3
+  version_added: 0.2.0
 boot:
   description: What brings memory online behind daxctl's back, and what daxctl's own boot path needs.
   returned: always
@@ -164,6 +189,30 @@ boot:
       description: Those of O(ignore:onliner_rules) that a file of the same name in C(/etc/udev/rules.d) replaces.
       type: list
       elements: str
+    onliners:
+      description:
+        - The same rules as O(ignore:onliner_rules), each with its V(path) and V(override), who replaces it in
+          C(/etc/udev/rules.d) - V(role) (the override the C(memtier.pmem.system_ram) role writes, without the
+          memory onlining lines), V(host) (a file of the host's own), or null (nobody; the rule applies).
+      type: list
+      elements: dict
+      version_added: 0.2.0
+    local_onliner_rules:
+      description: The files in C(/etc/udev/rules.d), other than the role's overrides, that online hot-added memory.
+      type: list
+      elements: str
+      version_added: 0.2.0
+    role_overrides:
+      description: The files in C(/etc/udev/rules.d) that the C(memtier.pmem.system_ram) role wrote (its marker line).
+      type: list
+      elements: str
+      version_added: 0.2.0
+    offline_policy_unit:
+      description:
+        - Whether C(/etc/systemd/system/memtier-memhp-offline.service) is installed, the unit by which the
+          C(memtier.pmem.system_ram) role keeps hot-added memory offline at boot.
+      type: bool
+      version_added: 0.2.0
     daxctl_udev_rule:
       description:
         - V(ok) when the distribution's C(90-daxctl-device.rules) starts C(daxdev-reconfigure@.service), V(broken)
@@ -179,6 +228,10 @@ boot:
   sample:
     onliner_rules: []
     overridden: []
+    onliners: []
+    local_onliner_rules: []
+    role_overrides: []
+    offline_policy_unit: false
     daxctl_udev_rule: broken
     daxctl_unit: false
     daxctl_config: [daxctl.example.conf]
@@ -191,6 +244,8 @@ holders:
   sample: {dax0.0: [{pid: 812, comm: python3, how: mapped}]}
 '''
 
+import sys
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memtier.pmem.plugins.module_utils._module import host_for
@@ -198,12 +253,20 @@ from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(BIN_DIR_OPTION), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(build_prefix=dict(type='path'), **BIN_DIR_OPTION),
+                           supports_check_mode=True)
     try:
-        result = facts(host_for(module, require_tools=False))
+        host = host_for(module, require_tools=False)
+        build = None
+        if module.params['build_prefix']:
+            build = host.ndctl_build(module.params['build_prefix'].rstrip('/') or '/')
+            if build['bin_dir'] and not module.params['bin_dir']:
+                module.params['bin_dir'] = build['bin_dir']  # read the host with the build, as the role runs it
+                host = host_for(module, require_tools=False)
+        result = facts(host)
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, ndctl_build=build, python=sys.executable, **result)
 
 
 if __name__ == '__main__':

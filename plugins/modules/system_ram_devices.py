@@ -22,7 +22,8 @@ description:
     so that a bad entry or a refusal leaves the host as it was; then applies device by device (a new namespace's dax
     device is only known once it exists) and reads the host again. Devices given back go first, so that their space
     is free for the ones provided.
-  - The same checks and refusals as M(memtier.pmem.pmem_namespace) and M(memtier.pmem.dax_reconfigure) apply.
+  - The same checks and refusals as M(memtier.pmem.pmem_namespace) and M(memtier.pmem.dax_reconfigure) apply; the
+    C(memtier.pmem.system_ram) role converges its devices with one call of this module.
   - In check mode the plan for a namespace that does not exist yet ends with its creation; its dax device is
     predicted as system RAM online in the zone asked for, without a name.
 author:

@@ -55,4 +55,4 @@ def test_boot_configuration_runs_the_build(host, pmem_ram0):
     conf = host.file("/etc/daxctl.conf.d/memtier-pmem-ram0.conf").content_string
     assert "nvdimm.uuid = %s" % namespace["uuid"] in conf
     unit = host.file("/etc/systemd/system/daxdev-reconfigure@.service").content_string
-    assert 'ExecStart=/bin/sh -c "exec %s/bin/daxctl reconfigure-device --check-config %%I"' % PREFIX in unit
+    assert 'ExecStart="%s/bin/daxctl" reconfigure-device --check-config %%I' % PREFIX in unit

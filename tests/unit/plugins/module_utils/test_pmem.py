@@ -141,6 +141,9 @@ def test_boot_facts_find_onliners_and_daxctls_own_boot_path(fixture_host):
     runner.dirs['/etc/udev/rules.d'] = ['40-vm-hotadd.rules']
     runner.dirs['/etc/daxctl.conf.d'] = ['daxctl.example.conf', 'memtier-pmem-ram.conf']
     assert host.boot == {'onliner_rules': ['40-vm-hotadd.rules'], 'overridden': ['40-vm-hotadd.rules'],
+                         'onliners': [{'name': '40-vm-hotadd.rules', 'path': '/lib/udev/rules.d/40-vm-hotadd.rules',
+                                       'override': 'host'}],
+                         'local_onliner_rules': [], 'role_overrides': [], 'offline_policy_unit': False,
                          'daxctl_udev_rule': 'broken', 'daxctl_unit': False,
                          'daxctl_config': ['daxctl.example.conf', 'memtier-pmem-ram.conf']}
     runner.files['/lib/udev/rules.d/90-daxctl-device.rules'] = (
@@ -148,3 +151,64 @@ def test_boot_facts_find_onliners_and_daxctls_own_boot_path(fixture_host):
     runner.files['/lib/systemd/system/daxdev-reconfigure@.service'] = '[Service]\n'
     host.forget()
     assert host.boot['daxctl_udev_rule'] == 'ok' and host.boot['daxctl_unit']
+
+
+# --- Issue 9: the facts the system_ram role decides on, from the Host model (no shell probe) -------------
+
+VM_HOTADD = ('# Memory hotadd request: ATTR{state}="online"\n'
+             'SUBSYSTEM=="memory", ACTION=="add", ATTR{state}!="online", ATTR{state}="online"\n'
+             'SUBSYSTEM=="cpu", ACTION=="add", ATTR{online}!="1", ATTR{online}="1"\n')
+
+
+def test_boot_facts_tell_the_roles_overrides_from_the_hosts_own_rules(fixture_host):
+    host = fixture_host('bookworm/02-devdax')
+    runner = host.runner
+    runner.dirs['/usr/lib/udev/rules.d'] = ['40-vm-hotadd.rules', '41-other-onliner.rules', '90-daxctl-device.rules']
+    runner.dirs['/lib/udev/rules.d'] = ['40-vm-hotadd.rules', '42-third.rules']  # /usr/lib's copy comes first
+    runner.files['/usr/lib/udev/rules.d/40-vm-hotadd.rules'] = VM_HOTADD
+    runner.files['/usr/lib/udev/rules.d/41-other-onliner.rules'] = 'SUBSYSTEM=="memory", ATTR{state}="online_movable"\n'
+    runner.files['/lib/udev/rules.d/42-third.rules'] = 'SUBSYSTEM!="memory", GOTO="end"\nATTR{state}="online"\n'
+    runner.files['/usr/lib/udev/rules.d/90-daxctl-device.rules'] = 'TAG+="systemd", ENV{SYSTEMD_WANTS}="x"\n'
+    runner.dirs['/etc/udev/rules.d'] = ['40-vm-hotadd.rules', '41-other-onliner.rules', '70-local.rules',
+                                        '71-commented.rules', 'README']
+    runner.files['/etc/udev/rules.d/40-vm-hotadd.rules'] = ('# Managed by memtier.pmem.system_ram: the distribution\'s '
+                                                            '/usr/lib/udev/rules.d/40-vm-hotadd.rules\n')
+    runner.files['/etc/udev/rules.d/41-other-onliner.rules'] = '# the admin\'s own copy\n'
+    runner.files['/etc/udev/rules.d/70-local.rules'] = 'SUBSYSTEM=="memory", ATTR{state}="online"\n'
+    runner.files['/etc/udev/rules.d/71-commented.rules'] = '# SUBSYSTEM=="memory", ATTR{state}="online"\n'
+    runner.files['/etc/systemd/system/memtier-memhp-offline.service'] = '[Unit]\n'
+    boot = host.boot
+    assert boot['onliner_rules'] == ['40-vm-hotadd.rules', '41-other-onliner.rules', '42-third.rules']
+    assert boot['onliners'] == [
+        {'name': '40-vm-hotadd.rules', 'path': '/usr/lib/udev/rules.d/40-vm-hotadd.rules', 'override': 'role'},
+        {'name': '41-other-onliner.rules', 'path': '/usr/lib/udev/rules.d/41-other-onliner.rules', 'override': 'host'},
+        {'name': '42-third.rules', 'path': '/lib/udev/rules.d/42-third.rules', 'override': None}]
+    assert boot['overridden'] == ['40-vm-hotadd.rules', '41-other-onliner.rules']
+    assert boot['local_onliner_rules'] == ['/etc/udev/rules.d/70-local.rules']
+    assert boot['role_overrides'] == ['/etc/udev/rules.d/40-vm-hotadd.rules']
+    assert boot['offline_policy_unit'] is True
+    assert boot['daxctl_udev_rule'] == 'ok'
+
+
+def test_a_commented_out_onliner_does_not_online_memory():
+    from ansible_collections.memtier.pmem.plugins.module_utils._pmem import onlines_memory
+    assert onlines_memory(VM_HOTADD)
+    assert not onlines_memory('# SUBSYSTEM=="memory", ATTR{state}="online"\n')
+    assert not onlines_memory('  # ATTR{state}="online"\nSUBSYSTEM=="memory", RUN+="/bin/true"\n')
+    assert not onlines_memory('SUBSYSTEM=="cpu", ATTR{state}="online"\n')
+
+
+def test_ndctl_build_under_a_prefix(fixture_host):
+    host = fixture_host('bookworm/02-devdax')
+    assert host.ndctl_build('/opt/ndctl') == {'prefix': '/opt/ndctl', 'version': None, 'bin_dir': None}
+    host.runner.files['/opt/ndctl/.memtier-ndctl-version'] = '81\n'
+    host.runner.dirs['/opt/ndctl/bin'] = ['cxl', 'daxctl', 'ndctl']
+    host.forget()
+    assert host.ndctl_build('/opt/ndctl') == {'prefix': '/opt/ndctl', 'version': '81', 'bin_dir': '/opt/ndctl/bin'}
+
+
+def test_facts_report_numactl_with_the_tools(fixture_host):
+    from ansible_collections.memtier.pmem.plugins.module_utils._pmem import facts
+    host = fixture_host('bookworm/02-devdax')
+    host.runner.tools['numactl'] = '/usr/bin/numactl'
+    assert facts(host)['tools'] == {'ndctl': '/usr/bin/ndctl', 'daxctl': '/usr/bin/daxctl', 'numactl': '/usr/bin/numactl'}

@@ -123,6 +123,7 @@ class ScriptedRunner:
         self.locks = []      # {'timeout', 'owner'} for each lock taken
         self.problems = []   # what failed the test, even if the code under test swallowed the exception
         self.require_tools = None
+        self.bin_dirs = []
         self._held = 0
 
     @staticmethod
@@ -240,6 +241,7 @@ def run_module(name, args, runner):
 
     def factory(module, require_tools=True):
         runner.require_tools = require_tools
+        runner.bin_dirs.append(module.params.get('bin_dir'))  # each runner made, with the bin_dir it was given
         return runner
 
     with contextlib.ExitStack() as stack:
