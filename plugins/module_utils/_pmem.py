@@ -219,11 +219,10 @@ class ModuleRunner:
         return self._bins[name]
 
     def _bin(self, name):
-        if name not in self._bins:
-            self._bins[name] = self.module.get_bin_path(name)
-        if self._bins[name] is None:
+        path = self.tool_path(name)
+        if path is None:
             raise PmemError('%s is not installed on this host' % name)
-        return self._bins[name]
+        return path
 
     def run(self, argv, data=None, timeout=None):
         """Run argv (its program resolved as above); with ``timeout``, under timeout(1), which sends
