@@ -36,6 +36,31 @@ class Executor:
         self.ran.append(action.describe())
         self.host.run(action.argv)
 
+    def _write(self, action):
+        """One sysfs attribute (the auto-online policy)."""
+        self.ran.append('echo %s > %s' % (action.args['value'], action.target))
+        error = self.host.runner.write(action.target, action.args['value'])
+        if error:
+            raise PmemError('writing %s to %s failed: %s' % (action.args['value'], action.target, error))
+
+    def _put_file(self, action):
+        self.ran.append(action.describe())
+        error = self.host.runner.put_file(action.target, action.args['text'], action.args['mode'])
+        if error:
+            raise PmemError('writing %s failed: %s' % (action.target, error))
+
+    def _remove_file(self, action):
+        self.ran.append(action.describe())
+        error = self.host.runner.remove_file(action.target)
+        if error:
+            raise PmemError('removing %s failed: %s' % (action.target, error))
+
+    def _link(self, action):
+        self.ran.append(action.describe())
+        error = self.host.runner.symlink(action.args['to'], action.target)
+        if error:
+            raise PmemError('linking %s to %s failed: %s' % (action.target, action.args['to'], error))
+
     def _online(self, action):
         host = self.host
         self.ran.append(action.describe())

@@ -186,26 +186,26 @@ TIMEOUT_RC = (124, 130, 137)  # timeout(1): the limit was reached (TERM/INT/KILL
 class ModuleRunner:
     """Runs programs through AnsibleModule.run_command (argument lists, C locale) and reads sysfs.
 
-    ndctl and daxctl are looked up once, before anything runs: in ``bin_dir`` when the module was
+    ndctl and daxctl (``tools``: cxl and daxctl for cxl_region) are looked up once, before anything runs: in ``bin_dir`` when the module was
     given one (a build installed under a prefix), else on the PATH and in the sbin directories.
     ``require_tools=False`` (pmem_info) reports a host without them instead of failing.
     """
 
-    def __init__(self, module, require_tools=True):
+    def __init__(self, module, require_tools=True, tools=TOOLS):
         self.module = module
         self._bins = {}
         bin_dir = module.params.get('bin_dir')
-        for tool in TOOLS:
+        for tool in tools:
             if bin_dir:
                 path = os.path.join(bin_dir, tool)
                 self._bins[tool] = path if os.path.isfile(path) and os.access(path, os.X_OK) else None
             else:
                 self._bins[tool] = module.get_bin_path(tool)
-        missing = [tool for tool in TOOLS if not self._bins[tool]]
+        missing = [tool for tool in tools if not self._bins[tool]]
         if missing and bin_dir:
-            module.fail_json(msg='bin_dir: %s has no executable %s. Give the directory that holds both ndctl and '
-                                 'daxctl (the bin directory of the prefix they were installed under), or leave '
-                                 'bin_dir out to use the PATH.' % (bin_dir, ' or '.join(missing)))
+            module.fail_json(msg='bin_dir: %s has no executable %s. Give the directory that holds both %s '
+                                 '(the bin directory of the prefix they were installed under), or leave '
+                                 'bin_dir out to use the PATH.' % (bin_dir, ' or '.join(missing), ' and '.join(tools)))
         if missing and require_tools:
             module.fail_json(msg='%s not found on the PATH of the host. Install the distribution\'s packages (the '
                                  'memtier.pmem.system_ram role does), or set bin_dir to the directory of a build '
@@ -245,6 +245,45 @@ class ModuleRunner:
         try:
             with open(path, 'w') as handle:
                 handle.write(text)
+            return None
+        except (IOError, OSError) as exc:
+            return exc.strerror or str(exc)
+
+    def put_file(self, path, text, mode):
+        """A configuration file, written whole (a temporary file in the same directory, renamed over the
+        old one), its directories made; returns None or the error."""
+        directory = os.path.dirname(path)
+        tmp = '%s/.%s.memtier-tmp' % (directory, os.path.basename(path))
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o755)
+            with open(tmp, 'w') as handle:
+                handle.write(text)
+            os.chmod(tmp, mode)
+            os.rename(tmp, path)
+            return None
+        except (IOError, OSError) as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            return exc.strerror or str(exc)
+
+    def remove_file(self, path):
+        try:
+            if os.path.lexists(path):
+                os.unlink(path)
+            return None
+        except (IOError, OSError) as exc:
+            return exc.strerror or str(exc)
+
+    def symlink(self, target, path):
+        """path -> target (replacing what is at path)."""
+        try:
+            directory = os.path.dirname(path)
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o755)
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.symlink(target, path)
             return None
         except (IOError, OSError) as exc:
             return exc.strerror or str(exc)
@@ -326,6 +365,18 @@ class ReplayRunner:
         self.writes.append((path, text))
         return None
 
+    def put_file(self, path, text, mode):
+        self.writes.append((path, text))
+        return None
+
+    def remove_file(self, path):
+        self.writes.append((path, None))
+        return None
+
+    def symlink(self, target, path):
+        self.writes.append((path, '-> ' + target))
+        return None
+
     def listdir(self, path):
         return self.dirs.get(path)
 
@@ -362,6 +413,15 @@ class RecordingRunner:
 
     def write(self, path, text):
         return self.inner.write(path, text)
+
+    def put_file(self, path, text, mode):
+        return self.inner.put_file(path, text, mode)
+
+    def remove_file(self, path):
+        return self.inner.remove_file(path)
+
+    def symlink(self, target, path):
+        return self.inner.symlink(target, path)
 
     def listdir(self, path):
         value = self.inner.listdir(path)

@@ -188,6 +188,31 @@ class ScriptedRunner:
             self.state['files'][path] = text if text.endswith('\n') else text + '\n'
         return error
 
+    def put_file(self, path, text, mode):
+        """A configuration file written whole: it is in the state (and its directory's listing) after."""
+        self.writes.append([path, text])
+        self.state['links'].pop(path, None)
+        self.state['files'][path] = text
+        self._listed(path, True)
+
+    def remove_file(self, path):
+        self.writes.append([path, None])
+        self.state['files'].pop(path, None)
+        self.state['links'].pop(path, None)
+        self._listed(path, False)
+
+    def symlink(self, target, path):
+        self.writes.append([path, '-> ' + target])
+        self.state['files'].pop(path, None)
+        self.state['links'][path] = target
+        self._listed(path, True)
+
+    def _listed(self, path, present):
+        directory, name = path.rsplit('/', 1)
+        entries = set(self.state['dirs'].get(directory) or [])
+        entries.add(name) if present else entries.discard(name)
+        self.state['dirs'][directory] = sorted(entries)
+
     def listdir(self, path):
         return self.state['dirs'].get(path)
 
@@ -335,7 +360,7 @@ def load_cases(module):
 
 
 def case_params(modules=('pmem_namespace', 'dax_reconfigure', 'memory_online', 'pmem_info', 'system_ram_devices',
-                         'dax_device_model')):
+                         'dax_device_model', 'system_ram_boot')):
     """pytest params (module, case) for every case of cases/<module>.yml, xfail ones marked."""
     params = []
     for module in modules:

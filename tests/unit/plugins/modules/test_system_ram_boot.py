@@ -1,0 +1,163 @@
+# Copyright (c) memtier engineers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""system_ram_boot beyond the cases in cases/system_ram_boot.yml: a second run over the state the first left
+changes nothing, files of the earlier role layout are rewritten in place, and the file formats (the udev
+override, the systemd quoting of the daxctl path, the boot helper for daxctl < 72) do what they say."""
+import os
+import subprocess
+import sys
+
+from ansible_collections.memtier.pmem.plugins.module_utils import _boot
+from ansible_collections.memtier.pmem.tests.unit.plugins.modules.scripted import ScriptedRunner, run_module
+
+DEBIAN12_RULE = {
+    'dirs': {'/lib/udev/rules.d': ['90-daxctl-device.rules']},
+    'files': {'/lib/udev/rules.d/90-daxctl-device.rules': 'ACTION=="add", SUBSYSTEM=="dax", RUN+="/usr/bin/daxctl -C"\n'},
+}
+ALL = {'kmem': True, 'keep_offline': True, 'override_onliners': True}
+
+
+def test_second_run_changes_nothing_bookworm():
+    runner = ScriptedRunner('bookworm/04-online-movable', DEBIAN12_RULE,
+                            script=[{'cmd': 'systemctl daemon-reload'}, {'cmd': 'udevadm control --reload'}])
+    first = run_module('system_ram_boot', dict(ALL, devices=[{'name': 'pmem-ram'}]), runner)
+    assert first['changed'] and len(first['commands']) == 6
+    runner.check_done()
+    again = ScriptedRunner('bookworm/04-online-movable')
+    again.state = runner.state
+    second = run_module('system_ram_boot', dict(ALL, devices=[{'name': 'pmem-ram'}]), again)
+    assert (second['changed'], second['commands'], again.writes) == (False, [], [])
+    assert second['boot'] == first['boot']
+
+
+def test_second_run_changes_nothing_bullseye_and_an_old_layout_is_rewritten_in_place():
+    """A host provisioned by the role before 0.2.0 (a shell boot helper, its units under the same names):
+    the helper is rewritten, nothing is added beside it, and the next run changes nothing."""
+    old = {'files': {_boot.LEGACY_SCRIPT: '#!/bin/sh\n# Ansible managed\nawk ...\n'},
+           'links': {}}
+    runner = ScriptedRunner('bullseye/02-devdax', old,
+                            script=[{'cmd': 'systemctl daemon-reload'},
+                                    {'cmd': 'modprobe kmem', 'then': {'dirs': {'/sys/bus/dax/drivers/kmem': ['bind']}}}])
+    first = run_module('system_ram_boot', dict(ALL, devices=[{'name': 'pmem-ram'}]), runner)
+    assert 'write %s' % _boot.LEGACY_SCRIPT in first['commands']
+    assert runner.state['files'][_boot.LEGACY_SCRIPT].startswith('#!%s\n' % sys.executable)
+    wants = [p for p in runner.state['links'] if 'multi-user.target.wants/memtier-system-ram@' in p]
+    assert wants == ['/etc/systemd/system/multi-user.target.wants/memtier-system-ram@fd0d3378-eabf-4814-a0e2-d910d5c49677.service']
+    again = ScriptedRunner('bullseye/02-devdax')
+    again.state = runner.state
+    second = run_module('system_ram_boot', dict(ALL, devices=[{'name': 'pmem-ram'}]), again)
+    assert (second['changed'], second['commands'], again.writes) == (False, [], [])
+
+
+def test_a_name_made_again_under_a_new_uuid_replaces_its_old_unit():
+    state = {'dirs': {'/etc/memtier-pmem': ['old-uuid.env']},
+             'files': {'/etc/memtier-pmem/old-uuid.env': 'MEMTIER_NAME=pmem-ram\n'},
+             'links': {'/etc/systemd/system/multi-user.target.wants/memtier-system-ram@old-uuid.service': 'x'}}
+    runner = ScriptedRunner('bullseye/02-devdax', state, script=[{'cmd': 'systemctl daemon-reload'}])
+    result = run_module('system_ram_boot', {'devices': [{'name': 'pmem-ram'}]}, runner)
+    assert 'rm /etc/memtier-pmem/old-uuid.env' in result['commands']
+    assert 'rm /etc/systemd/system/multi-user.target.wants/memtier-system-ram@old-uuid.service' in result['commands']
+    assert [p for p in runner.state['files'] if p.startswith('/etc/memtier-pmem/')] == [
+        '/etc/memtier-pmem/fd0d3378-eabf-4814-a0e2-d910d5c49677.env']
+
+
+# --- the formats -----------------------------------------------------------------------------------
+
+UBUNTU_VM_HOTADD = '''# On Hyper-V and Xen Virtual Machines we want to add memory and cpus as soon as they appear
+ATTR{[dmi/id]sys_vendor}=="Microsoft Corporation", ATTR{[dmi/id]product_name}=="Virtual Machine", GOTO="vm_hotadd_apply"
+ATTR{[dmi/id]sys_vendor}=="Xen", GOTO="vm_hotadd_apply"
+GOTO="vm_hotadd_end"
+
+LABEL="vm_hotadd_apply"
+
+# Memory hotadd request
+SUBSYSTEM=="memory", ACTION=="add", DEVPATH=="/devices/system/memory/memory[0-9]*", TEST=="state", ATTR{state}!="online", ATTR{state}="online"
+
+# CPU hotadd request
+SUBSYSTEM=="cpu", ACTION=="add", DEVPATH=="/devices/system/cpu/cpu[0-9]*", TEST=="online", ATTR{online}!="1", ATTR{online}="1"
+
+LABEL="vm_hotadd_end"
+'''
+
+
+def test_override_keeps_every_rule_but_memory_onlining():
+    """Issue 8, item 17: only the memory part of 40-vm-hotadd.rules is overridden."""
+    lines = _boot.onliner_override('/usr/lib/udev/rules.d/40-vm-hotadd.rules', UBUNTU_VM_HOTADD).splitlines()
+    assert lines[0] == "# Managed by memtier.pmem.system_ram: the distribution's /usr/lib/udev/rules.d/40-vm-hotadd.rules"
+    body = lines[4:]
+    assert len(body) == len(UBUNTU_VM_HOTADD.splitlines())
+    for mine, theirs in zip(body, UBUNTU_VM_HOTADD.splitlines()):
+        assert mine == ('#memtier-off# ' + theirs if 'SUBSYSTEM=="memory"' in theirs else theirs)
+    assert any(line.startswith('SUBSYSTEM=="cpu"') for line in lines)
+
+
+def test_override_turns_off_a_continued_rule_whole_and_leaves_comments():
+    text = ('# ATTR{state}="online" in a comment\n'
+            'SUBSYSTEM=="memory", ACTION=="add", \\\n'
+            '  ATTR{state}="online_movable"\n'
+            'SUBSYSTEM=="cpu", ATTR{online}="1"\n')
+    assert _boot.onliner_override('/x.rules', text).splitlines()[4:] == [
+        '# ATTR{state}="online" in a comment',
+        '#memtier-off# SUBSYSTEM=="memory", ACTION=="add", ',
+        '#memtier-off#   ATTR{state}="online_movable"',
+        'SUBSYSTEM=="cpu", ATTR{online}="1"']
+
+
+def test_unit_runs_daxctl_as_one_systemd_word():
+    """Issue 8, item 19: the daxctl path is quoted for systemd, no shell."""
+    assert 'ExecStart="/opt/ndctl/bin/daxctl" reconfigure-device --check-config %I\n' in _boot.daxctl_unit(
+        '/opt/ndctl/bin/daxctl', True)
+    assert 'ExecStart="/a b/%%i$$X\\"\\\\/daxctl" reconfigure-device --check-config %I\n' in _boot.daxctl_unit(
+        '/a b/%i$X"\\/daxctl', True)
+
+
+def test_only_overrides_carry_the_marker_pmem_info_counts_as_the_roles():
+    from ansible_collections.memtier.pmem.plugins.module_utils._pmem import ROLE_MARKER
+    for text in (_boot.daxctl_rule(), _boot.daxctl_unit('daxctl', False), _boot.offline_unit(), _boot.legacy_unit(),
+                 _boot.daxctl_conf('a', 'u', True)):
+        assert ROLE_MARKER not in text
+    assert ROLE_MARKER in _boot.onliner_override('/x', '')
+
+
+UUID = '1b2a0e8e-0b6c-4a8e-9d2b-6f0e3c0f4a11'
+
+
+def boot_helper(tmp_path, ndctl_out, movable='true'):
+    """The boot helper for daxctl < 72, with stub ndctl/daxctl/modprobe, run for one uuid."""
+    stubs = tmp_path / 'my bin'
+    stubs.mkdir()
+    (stubs / 'ndctl').write_text('#!/bin/sh\ncat <<\'EOF\'\n%sEOF\n' % ndctl_out)
+    (stubs / 'daxctl').write_text('#!/bin/sh\necho "daxctl $*" > "$LOG"\n')
+    (stubs / 'modprobe').write_text('#!/bin/sh\necho "modprobe $*" >> "$LOG.modprobe"\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    script = _boot.legacy_helper(sys.executable, str(stubs / 'ndctl'), str(stubs / 'daxctl'))
+    helper = tmp_path / 'memtier-system-ram'
+    helper.write_text(script)
+    helper.chmod(0o755)
+    log = tmp_path / 'log'
+    env = dict(os.environ, PATH='%s:%s' % (stubs, os.environ['PATH']), MEMTIER_WAIT='2', MEMTIER_MOVABLE=movable,
+               LOG=str(log))
+    result = subprocess.run([str(helper), UUID], env=env, capture_output=True, text=True, check=False)
+    return script, result, log
+
+
+def test_boot_helper_finds_the_dax_device_of_the_uuid_with_json(tmp_path):
+    """Issue 9: ndctl's JSON is read with Python's json module, not awk; the paths are Python strings."""
+    listing = ('libndctl: a warning before the JSON\n[{"dev":"namespace0.0","uuid":"other","chardev":"dax0.0"},\n'
+               ' {"dev":"namespace0.1","uuid":"%s","chardev":"null"}]\n' % UUID)
+    script, result, log = boot_helper(tmp_path, listing, movable='false')
+    assert script.startswith('#!%s\n' % sys.executable)
+    assert 'awk' not in script and 'NDCTL = "%s"' % (tmp_path / 'my bin' / 'ndctl') in script
+    # The helper waits for /dev/<chardev>; "null" stands for a device node that exists (/dev/null).
+    assert result.returncode == 0, result.stderr
+    assert log.read_text() == 'daxctl reconfigure-device --mode=system-ram --no-movable null\n'
+    assert (tmp_path / 'log.modprobe').read_text() == 'modprobe kmem\n'
+
+
+def test_boot_helper_gives_up_after_the_wait(tmp_path):
+    script, result, log = boot_helper(tmp_path, '{"dev":"namespace0.0","uuid":"other","chardev":"dax0.0"}\n')
+    assert result.returncode == 1
+    assert 'no dax device for namespace %s after 2s' % UUID in result.stderr
+    assert not log.exists()
