@@ -227,6 +227,7 @@ class BootTarget(Target):
         problems = []
         self.devices = []
         seen = set()
+        self.absent = []
         for index, entry in enumerate(params['devices'] or []):
             name = entry.get('name')
             if not isinstance(name, str) or not NAME_RE.match(name):
@@ -236,15 +237,10 @@ class BootTarget(Target):
             if name in seen:
                 problems.append('devices[%d].name=%s is listed twice: one entry per namespace' % (index, name))
             seen.add(name)
-            self.devices.append({'name': name, 'movable': entry.get('movable', True) is not False})
-        self.absent = []
-        for index, name in enumerate(params['absent'] or []):
-            if not isinstance(name, str) or not NAME_RE.match(name):
-                problems.append('absent[%d]=%r is not a namespace name' % (index, name))
-            elif name in seen:
-                problems.append('absent[%d]=%s is also in devices: a device is either kept or given back' % (index, name))
-            else:
+            if entry.get('state') == 'absent':
                 self.absent.append(name)
+            else:
+                self.devices.append({'name': name, 'movable': entry.get('movable', True) is not False})
         if params['boot_wait'] < 1:
             problems.append('boot_wait=%s must be 1 or more seconds' % params['boot_wait'])
         if params['override_onliners'] and params['restore_onliners']:

@@ -30,7 +30,8 @@ description:
     daxctl v72 and later through daxctl's own configuration (C(/etc/daxctl.conf.d/memtier-NAME.conf), plus the
     udev rule and C(daxdev-reconfigure@.service) daxctl needs when the distribution's are missing or broken, as
     on Debian 12); before v72 (Debian 11) through a oneshot unit per namespace uuid that runs a small helper under
-    the Python this module ran under. The boot configuration of each name in O(absent) is removed.
+    the Python this module ran under. The boot configuration of each device with O(devices[].state=absent) is
+    removed.
   - A device whose namespace does not exist yet (check mode, before M(memtier.pmem.system_ram_devices) made it) is
     left out and named in RV(waiting); run the module again once it exists.
   - Files written by earlier versions of the role under the same names are recognised and rewritten, not duplicated.
@@ -43,7 +44,11 @@ extends_documentation_fragment:
 options:
   devices:
     description:
-      - The devices to bring back at boot, each named by its namespace name.
+      - The devices, each named by its namespace name - the same list as M(memtier.pmem.system_ram_devices) takes
+        (its other keys, O(devices[].region), O(devices[].size), O(devices[].map) and O(devices[].align), are
+        accepted and not used here).
+      - A device with O(devices[].state=present) is brought back at boot; one with O(devices[].state=absent) loses
+        its boot configuration.
     type: list
     elements: dict
     default: []
@@ -56,11 +61,23 @@ options:
         description: Online the memory in ZONE_MOVABLE (V(true)) or ZONE_NORMAL (V(false)) at boot.
         type: bool
         default: true
-  absent:
-    description: Namespace names whose boot configuration is removed (devices given back).
-    type: list
-    elements: str
-    default: []
+      state:
+        description: V(present) brings the device back at boot, V(absent) removes its boot configuration.
+        type: str
+        choices: [present, absent]
+        default: present
+      region:
+        description: Not used here (see M(memtier.pmem.system_ram_devices)).
+        type: str
+      size:
+        description: Not used here.
+        type: str
+      map:
+        description: Not used here.
+        type: str
+      align:
+        description: Not used here.
+        type: str
   kmem:
     description: Load the kmem driver now and at boot.
     type: bool
@@ -98,7 +115,8 @@ EXAMPLES = r'''
 
 - name: Forget pmem-ram1 (given back)
   memtier.pmem.system_ram_boot:
-    absent: [pmem-ram1]
+    devices:
+      - {name: pmem-ram1, state: absent}
 '''
 
 RETURN = r'''
@@ -148,8 +166,9 @@ def main():
             devices=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),
                 movable=dict(type='bool', default=True),
+                state=dict(type='str', default='present', choices=['present', 'absent']),
+                region=dict(type='str'), size=dict(type='str'), map=dict(type='str'), align=dict(type='str'),
             )),
-            absent=dict(type='list', elements='str', default=[]),
             kmem=dict(type='bool', default=False),
             keep_offline=dict(type='bool', default=False),
             override_onliners=dict(type='bool', default=False),
