@@ -3,7 +3,8 @@
 Usage (python3 playbooks/files/pmemvm.py ..., in a checkout; the lab playbooks lab_create.yml and
 lab_destroy.yml run it for molecule):
   pmemvm.py up --state-dir DIR [--suite bookworm] [--name NAME] [--ram 2G] [--smp 2]
-               [--nvdimm SPEC ...] [--keep-state] [--timeout 240] [--append ARGS]
+               [--nvdimm SPEC ...] [--cxl SIZE ...] [--qemu PATH]
+               [--keep-state] [--timeout 240] [--append ARGS]
   pmemvm.py down --state-dir DIR [--purge]
   pmemvm.py status --state-dir DIR          (exit 0 if running, 3 if not)
   pmemvm.py ssh --state-dir DIR [--root] [-- CMD ...]
@@ -22,6 +23,13 @@ NVDIMM SPEC: SIZE[:nolabel|:label=SIZE], e.g. 4G (256K label area, the default) 
     backed by DIR/nvdimmI.img of SIZE + label size bytes, so the region is exactly SIZE.
     Linux may number regions and nodes differently (read target_node in the guest).
     Default: one 4G NVDIMM; "--nvdimm none" for none.
+CXL SIZE: one CXL type-3 volatile memory device of SIZE (a multiple of 256M) behind its
+    own root port; all of them under one host bridge (pxb-cxl), so two can be interleaved,
+    and one CXL fixed memory window over that bridge covering their sum (at least 4G).
+    A CXL guest is q35 with cxl=on, "-cpu qemu64,-hypervisor" (with the hypervisor flag
+    region commit fails) and no NVDIMM unless --nvdimm is also given; its PCI devices
+    sit on pcie.0. Needs QEMU >= 8 (volatile-memdev): --qemu, else $PMEMVM_QEMU, else the
+    private copy tools/setup-host.sh --cxl unpacks (QEMU_CXL below), else the system's.
 down: SIGTERM (then SIGKILL after 10 s) to the QEMU in DIR/qemu.pid, only if that
     process's command line names DIR. A best-effort "sync" in the guest comes first.
     --purge then removes DIR (only a directory that pmemvm created).
@@ -44,6 +52,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_IMAGE = os.path.join(HERE, "build-image.sh")
 QEMU = "qemu-system-x86_64"
+# bookworm-backports' QEMU 10, unpacked (not installed) by tools/setup-host.sh --cxl: the system's
+# QEMU stays the one every NVDIMM scenario is proven on.
+QEMU_CXL_ROOT = "/var/cache/memtier-pmem/qemu-10/root"
+QEMU_CXL = os.path.join(QEMU_CXL_ROOT, "usr/bin/qemu-system-x86_64")
 DEFAULT_LABEL = 256 << 10
 DEFAULT_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=0"
 MARKER = ".pmemvm"           # marks a directory created by pmemvm (for --purge)
@@ -209,13 +221,42 @@ def prepare_state(args, image, nvdimms):
     return disk, files, key
 
 
+def qemu_binary(args):
+    """(program, extra argv): --qemu, $PMEMVM_QEMU, the private QEMU 10 for CXL guests, or the system's."""
+    prog = args.qemu or os.environ.get("PMEMVM_QEMU")
+    if not prog and args.cxl and os.path.exists(QEMU_CXL):
+        prog = QEMU_CXL
+    prog = prog or QEMU
+    extra = []
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(prog))))
+    if prog != QEMU and os.path.isdir(os.path.join(root, "usr/share/qemu")):
+        # the unpacked copy's firmware first (its seabios is newer than the system's)
+        for sub in ("usr/share/seabios", "usr/share/qemu"):
+            extra += ["-L", os.path.join(root, sub)]
+    return prog, extra
+
+
+def cxl_window(sizes):
+    """The fixed memory window: the devices' sum rounded up to GiB, at least 4G."""
+    return max(4 * UNITS["G"], -(-sum(sizes) // UNITS["G"]) * UNITS["G"])
+
+
 def qemu_argv(args, image, info, disk, nvdimm_files, nvdimms, port):
     d = args.state_dir
     ram = args.ram
     cpus = f"0-{args.smp - 1}"
-    argv = [QEMU, "-name", f"pmemvm-{args.name}",
-            "-accel", "tcg,tb-size=256", "-cpu", "max", "-smp", str(args.smp)]
-    if nvdimms:
+    prog, extra = qemu_binary(args)
+    cxl = args.cxl or []
+    argv = [prog] + extra + ["-name", f"pmemvm-{args.name}",
+                             "-accel", "tcg,tb-size=256",
+                             "-cpu", "qemu64,-hypervisor" if cxl else "max", "-smp", str(args.smp)]
+    pcie = ",bus=pcie.0" if cxl else ""
+    if cxl:
+        total = ram + sum(size + label for size, label in nvdimms) + cxl_window(cxl)
+        maxmem = -(-total // UNITS["G"]) * UNITS["G"]
+        argv += ["-machine", "q35,cxl=on" + (",nvdimm=on" if nvdimms else ""),
+                 "-m", f"{qemu_size(ram)},slots={len(nvdimms) + 1},maxmem={qemu_size(maxmem)}"]
+    elif nvdimms:
         total = ram + sum(size + label for size, label in nvdimms)
         maxmem = -(-total // UNITS["G"]) * UNITS["G"]          # round up to GiB
         argv += ["-machine", "pc,nvdimm=on",
@@ -230,16 +271,25 @@ def qemu_argv(args, image, info, disk, nvdimm_files, nvdimms, port):
                             f"mem-path={path},size={size + label}",
                  "-device", f"nvdimm,id=nvdimm{i},memdev=nvmem{i},node={i}"
                             + (f",label-size={label}" if label else "")]
+    if cxl:
+        argv += ["-device", "pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1"]
+        for i, size in enumerate(cxl):
+            argv += ["-object", f"memory-backend-ram,id=cxlvmem{i},share=on,size={qemu_size(size)}",
+                     "-device", f"cxl-rp,port={i},bus=cxl.1,id=cxl_rp{i},chassis=0,slot={i + 2}",
+                     "-device", f"cxl-type3,bus=cxl_rp{i},volatile-memdev=cxlvmem{i},id=cxl-vmem{i}"]
+        argv += ["-M", f"cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size={qemu_size(cxl_window(cxl))}"]
     cmdline = info.get("cmdline", DEFAULT_CMDLINE)
     if args.append:
         cmdline += " " + args.append
     argv += ["-kernel", os.path.join(image, "vmlinuz"),
              "-initrd", os.path.join(image, "initrd.img"),
              "-append", cmdline,
-             "-drive", f"file={disk},if=virtio,format=qcow2",
+             *(["-drive", f"file={disk},if=none,id=disk0,format=qcow2",
+                "-device", "virtio-blk-pci,drive=disk0,bus=pcie.0"] if cxl else
+               ["-drive", f"file={disk},if=virtio,format=qcow2"]),
              "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22",
-             "-device", "virtio-net-pci,netdev=n0",
-             "-device", "virtio-rng-pci",
+             "-device", f"virtio-net-pci,netdev=n0{pcie}",
+             "-device", f"virtio-rng-pci{pcie}",
              "-display", "none", "-vga", "none",
              "-serial", f"file:{os.path.join(d, 'serial.log')}",
              "-pidfile", os.path.join(d, "qemu.pid"), "-daemonize"]
@@ -294,8 +344,12 @@ def on_signal(signum, _frame):
 def cmd_up(args):
     args.state_dir = os.path.abspath(args.state_dir)
     args.name = args.name or os.path.basename(args.state_dir)
-    nvdimms = [] if args.nvdimm == ["none"] else \
+    nvdimms = [] if args.nvdimm == ["none"] or (args.cxl and not args.nvdimm) else \
         [parse_nvdimm(s) for s in (args.nvdimm or ["4G"])]
+    for size in args.cxl or []:
+        if size <= 0 or size % (256 << 20):
+            log(f"--cxl {size}: a CXL device's size must be a positive multiple of 256M")
+            return 2
     os.makedirs(args.state_dir, exist_ok=True)
     open(os.path.join(args.state_dir, MARKER), "a").close()
     lock = open(os.path.join(args.state_dir, ".lock"), "w")
@@ -330,7 +384,9 @@ def cmd_up(args):
                         image=image, kernel=info.get("kernel"), ndctl=info.get("ndctl"),
                         ram=args.ram, nvdimms=[{"qemu_node": i, "size": s, "label_size": l,
                                                 "file": p} for i, ((s, l), p)
-                                               in enumerate(zip(nvdimms, files), 1)])
+                                               in enumerate(zip(nvdimms, files), 1)],
+                        cxl=[{"size": s} for s in args.cxl or []],
+                        qemu=qemu_binary(args)[0])
         tmp = os.path.join(args.state_dir, "instance.json.tmp")
         with open(tmp, "w") as f:
             json.dump(instance, f, indent=2)
@@ -425,6 +481,10 @@ def main(argv=None):
     up.add_argument("--smp", type=int, default=2)
     up.add_argument("--nvdimm", action="append", metavar="SPEC",
                     help="SIZE[:nolabel|:label=SIZE], repeatable (default 4G)")
+    up.add_argument("--cxl", action="append", type=parse_size, metavar="SIZE",
+                    help="a CXL type-3 volatile device of SIZE, repeatable (all under one host bridge)")
+    up.add_argument("--qemu", help="the QEMU program (default: $PMEMVM_QEMU, for --cxl the private "
+                                   "QEMU 10 when unpacked, else qemu-system-x86_64)")
     up.add_argument("--keep-state", action="store_true",
                     help="reuse an existing overlay disk and NVDIMM files")
     up.add_argument("--timeout", type=float, default=240, help="seconds to wait for ssh")
