@@ -35,21 +35,24 @@ DEVICE_OPTIONS.update(LOCK_OPTION)
 DEVICE_OPTIONS.update(TIMEOUT_OPTION)
 
 
-def host_for(module, require_tools=True):
-    """The one place a module gets its Host (the unit tests replace ModuleRunner here)."""
-    return Host(ModuleRunner(module, require_tools=require_tools))
+def host_for(module, require_tools=True, tools=None, host_class=Host):
+    """The one place a module gets its Host (the unit tests replace ModuleRunner here); ``tools`` and
+    ``host_class`` for cxl_region (cxl and daxctl, _cxl.CxlHost)."""
+    if tools is None:
+        return host_class(ModuleRunner(module, require_tools=require_tools))
+    return host_class(ModuleRunner(module, require_tools=require_tools, tools=tools))
 
 
-def converge(module, key, target, extra=None):
+def converge(module, key, target, extra=None, host=None):
     """Drive one module run, holding the host lock from the first read to the last.
 
     ``target`` (a _plan.Target) gives the object's state, the plan and check mode's prediction;
-    ``extra(host, after)`` more result keys.
+    ``extra(host, after)`` more result keys; ``host`` one made by host_for with other tools.
     ``changed`` and ``diff`` come from the state before and after; in check mode "after" is the
     prediction, so check mode says changed exactly when the real run would change something.
     A failure half-way reports the commands that already ran and the object's state after them.
     """
-    host = host_for(module)
+    host = host or host_for(module)
     executor = Executor(host)
     lock_timeout = module.params['lock_timeout']
     owner = 'pid %d, memtier.pmem.%s, since %s' % (

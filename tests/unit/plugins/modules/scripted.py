@@ -264,7 +264,7 @@ def run_module(name, args, runner):
     """Run plugins/modules/<name>.py's main() with ``args`` over ``runner``; returns its result."""
     main = importlib.import_module('ansible_collections.memtier.pmem.plugins.modules.' + name).main
 
-    def factory(module, require_tools=True):
+    def factory(module, require_tools=True, tools=None):
         runner.require_tools = require_tools
         runner.bin_dirs.append(module.params.get('bin_dir'))  # each runner made, with the bin_dir it was given
         return runner
