@@ -22,6 +22,9 @@ description:
     rule, blacklisted) and which processes hold a dax or pmem device open or mapped.
   - On a host without C(ndctl) or C(daxctl) it still reports what sysfs shows, with their versions null and the
     lists they fill empty, so that a fleet report covers every host.
+  - Also CXL memory (memdevs, root decoders, regions, with the C(cxl) tool found on the E(PATH)), soft-reserved
+    ranges from C(/proc/iomem), the memory tiers and the tiering settings; on a host without the C(cxl) tool or
+    without CXL devices those lists are empty.
   - Never changes anything and takes no lock.
 author:
   - memtier engineers (@memtier)
@@ -235,6 +238,119 @@ boot:
     daxctl_udev_rule: broken
     daxctl_unit: false
     daxctl_config: [daxctl.example.conf]
+cxl_version:
+  description: The C(cxl) tool's version, null when it is not installed.
+  returned: always
+  type: str
+  version_added: 0.2.0
+  sample: '81'
+cxl_memdevs:
+  description: CXL memory devices (C(cxl list -M)); empty without the C(cxl) tool or CXL devices.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    memdev:
+      description: The kernel's name, such as V(mem0).
+      type: str
+    serial:
+      description: The device's serial number (QEMU's emulated devices all have 0).
+      type: int
+    ram_size:
+      description: Volatile capacity in bytes.
+      type: int
+    pmem_size:
+      description: Persistent capacity in bytes.
+      type: int
+    host:
+      description: The PCI device, such as V(0000:0d:00.0).
+      type: str
+    host_bridge:
+      description: The CXL host bridge above it, such as V(pci0000:0c).
+      type: str
+  sample: [{memdev: mem0, serial: 0, ram_size: 1073741824, pmem_size: 0, host: '0000:0d:00.0', host_bridge: 'pci0000:0c'}]
+cxl_root_decoders:
+  description: CXL root decoders, the platform's fixed memory windows (C(cxl list -D -d root)).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    decoder:
+      description: Its name, such as V(decoder0.0).
+      type: str
+    resource:
+      description: Physical start address of the window.
+      type: int
+    size:
+      description: Size of the window in bytes.
+      type: int
+    max_available_extent:
+      description: The largest free extent in bytes, the largest region it can still hold.
+      type: int
+    volatile_capable:
+      description: Whether it can hold RAM regions.
+      type: bool
+    pmem_capable:
+      description: Whether it can hold persistent memory regions.
+      type: bool
+    interleave_ways:
+      description: Number of host bridges it interleaves.
+      type: int
+    interleave_granularity:
+      description: Its interleave granularity in bytes, the default of regions made in it.
+      type: int
+    memdevs:
+      description: The memdevs it reaches (C(cxl list -M -d DECODER)).
+      type: list
+      elements: str
+  sample: [{decoder: decoder0.0, resource: 9932111872, size: 4294967296, max_available_extent: 4294967296,
+            volatile_capable: true, pmem_capable: true, interleave_ways: 1, interleave_granularity: 256,
+            memdevs: [mem0, mem1]}]
+cxl_regions:
+  description: CXL regions (C(cxl list -R -T)) with their dax devices; the same keys as RV(memtier.pmem.cxl_region#module:region).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  sample: [{region: region0, type: ram, size: 2147483648, resource: 9932111872, interleave_ways: 2,
+            interleave_granularity: 256, decode_state: commit, memdevs: [mem0, mem1], root_decoder: decoder0.0,
+            dax_devices: [{chardev: dax0.0, size: 2147483648, mode: system-ram, target_node: 1,
+                           online_memblocks: 16, total_memblocks: 16, movable: true}]}]
+soft_reserved:
+  description:
+    - The V(Soft Reserved) ranges of C(/proc/iomem), memory the firmware set aside for a specific purpose
+      (EFI_MEMORY_SP), with what claims each (such as V(dax0.0), or V(System RAM (kmem))).
+    - The addresses read 0 without root.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  sample: [{start: 4294967296, end: 12884901887, size: 8589934592, claimed_by: [dax0.0]}]
+memory_tiers:
+  description: The kernel's memory tiers (C(/sys/devices/virtual/memory_tiering)), lower numbers faster, with their nodes.
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  sample: [{tier: 4, nodelist: '0', nodes: [0]}, {tier: 22, nodelist: '1', nodes: [1]}]
+tiering:
+  description: The tiering settings; each null when the kernel has no such file.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    demotion_enabled:
+      description: C(/sys/kernel/mm/numa/demotion_enabled).
+      type: bool
+    numa_balancing:
+      description: C(kernel.numa_balancing) (V(2) is memory tiering mode).
+      type: int
+    promote_rate_limit_mbps:
+      description: C(kernel.numa_balancing_promote_rate_limit_MBps).
+      type: int
+  sample: {demotion_enabled: false, numa_balancing: 0, promote_rate_limit_mbps: 65536}
 holders:
   description:
     - The processes that hold a dax or pmem device node open (C(/proc/PID/fd)) or mapped (C(/proc/PID/maps)),
@@ -248,6 +364,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memtier.pmem.plugins.module_utils._cxl import CxlHost, cxl_facts
 from ansible_collections.memtier.pmem.plugins.module_utils._module import host_for
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, PmemError, facts
 
@@ -256,14 +373,15 @@ def main():
     module = AnsibleModule(argument_spec=dict(build_prefix=dict(type='path'), **BIN_DIR_OPTION),
                            supports_check_mode=True)
     try:
-        host = host_for(module, require_tools=False)
+        host = host_for(module, require_tools=False, host_class=CxlHost)
         build = None
         if module.params['build_prefix']:
             build = host.ndctl_build(module.params['build_prefix'].rstrip('/') or '/')
             if build['bin_dir'] and not module.params['bin_dir']:
                 module.params['bin_dir'] = build['bin_dir']  # read the host with the build, as the role runs it
-                host = host_for(module, require_tools=False)
+                host = host_for(module, require_tools=False, host_class=CxlHost)
         result = facts(host)
+        result.update(cxl_facts(host))
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(changed=False, ndctl_build=build, python=sys.executable, **result)
