@@ -203,10 +203,10 @@ def create_argv(region, want):
     return argv
 
 
-def needs_labels(host, region):
-    """A region that shows one legacy (label-less) raw namespace and no free space."""
-    legacy = [ns for ns in host.namespaces if ns.region == region.id and ns.legacy]
-    return legacy[0] if legacy else None
+def label_less_namespace(host, region):
+    """The one namespace of a region on a label-less NVDIMM (it has no free space), or None."""
+    found = [ns for ns in host.namespaces if ns.region == region.id and ns.label_less]
+    return found[0] if found else None
 
 
 def check_fits(host, region, want, freed=None):
@@ -286,9 +286,9 @@ class NamespaceTarget(Target):
         self.ns = find_namespace(host, want.get('name'), want.get('uuid'),
                                  option='name' if want.get('name') else 'uuid')
         if self.ns is None and want['state'] == 'present' and want.get('region') is not None:
-            legacy = [n for n in host.namespaces if n.region == want['region'] and n.legacy]
-            if legacy and want['mode'] != 'raw' and legacy[0].mode != 'raw':
-                self.ns = legacy[0]
+            whole = [n for n in host.namespaces if n.region == want['region'] and n.label_less]
+            if whole and want['mode'] != 'raw' and whole[0].mode != 'raw':
+                self.ns = whole[0]
         return self.ns.to_dict() if self.ns else None
 
     def plan(self, host):
@@ -316,9 +316,9 @@ def plan_namespace(host, want):
         return plan_absent(host, ns, region, want)
 
     if ns is None and region is not None:
-        legacy = needs_labels(host, region)
-        if legacy is not None:
-            return plan_label_less(host, region, legacy, want)
+        whole = label_less_namespace(host, region)
+        if whole is not None:
+            return plan_label_less(host, region, whole, want)
 
     if ns is not None:
         diffs = namespace_differences(ns, want)
@@ -333,7 +333,7 @@ def plan_namespace(host, want):
         # Everything the create needs is checked now, before the destroy.
         check_align(host, target, want)
         check_fits(host, target, want, freed=ns if target.id == ns.region else None)
-        if ns.legacy:
+        if ns.label_less:
             return [Action('convert', ns.dev, convert_argv(ns, want))]
         return [Action('destroy', ns.dev, ['ndctl', 'destroy-namespace', '--force', ns.dev]),
                 Action('create', target.dev, create_argv(target, want))]
@@ -348,12 +348,12 @@ def plan_namespace(host, want):
 def plan_absent(host, ns, region, want):
     """Destroy the namespace, only when it is the one the task describes and nothing uses it."""
     if ns is None:
-        legacy = needs_labels(host, region) if region is not None else None
-        if legacy is not None and legacy.mode != 'raw':
+        whole = label_less_namespace(host, region) if region is not None else None
+        if whole is not None and whole.mode != 'raw':
             raise PmemError('region=%s is label-less: its one namespace %s (mode %s, %s) holds no name and cannot '
                             'be destroyed, only converted whole. To stop using it, convert it back to raw with '
                             'mode: raw and force: true (destroys its data); nothing was changed'
-                            % (region.dev, legacy.dev, legacy.mode, human_size(legacy.raw_size)))
+                            % (region.dev, whole.dev, whole.mode, human_size(whole.raw_size)))
         return []
     diffs = namespace_differences(ns, want, given_only=True)
     if diffs:
@@ -369,10 +369,10 @@ def _show_diffs(diffs):
                      for key, (have, wanted) in sorted(diffs.items()))
 
 
-def plan_label_less(host, region, legacy, want):
+def plan_label_less(host, region, whole, want):
     """A region with no label index: initialise labels (opt-in) or convert its one namespace whole."""
-    if want['init_labels'] and legacy.mode == 'raw':
-        refuse_if_in_use(host, legacy, 'initialise the labels of the region that holds')
+    if want['init_labels'] and whole.mode == 'raw':
+        refuse_if_in_use(host, whole, 'initialise the labels of the region that holds')
         dimms = host.region_dimms(region.id)
         labelled = copy.copy(region)  # once labelled, all of the region is free
         labelled.available_size = labelled.max_available_extent = region.size
@@ -384,16 +384,16 @@ def plan_label_less(host, region, legacy, want):
         raise PmemError('region=%s is label-less (one fixed %s namespace, %s, no free space): it cannot be '
                         'sub-divided. Set init_labels: true to give it a label index (discards %s), or omit '
                         'size and align and set force: true to convert the whole namespace'
-                        % (region.dev, legacy.mode, human_size(legacy.raw_size), legacy.dev))
-    if legacy.mode == want['mode'] and not namespace_differences(legacy, dict(want, region=None)):
+                        % (region.dev, whole.mode, human_size(whole.raw_size), whole.dev))
+    if whole.mode == want['mode'] and not namespace_differences(whole, dict(want, region=None)):
         return []
     if not want['force']:
         raise PmemError('region=%s is label-less: its one namespace %s (%s, mode %s) can only be converted whole. '
                         'Set force: true to convert it to %s (destroys its data), or init_labels: true to '
-                        'sub-divide the region' % (region.dev, legacy.dev, human_size(legacy.raw_size),
-                                                   legacy.mode, want['mode']))
-    refuse_if_in_use(host, legacy, 'convert')
-    return [Action('convert', legacy.dev, convert_argv(legacy, want))]
+                        'sub-divide the region' % (region.dev, whole.dev, human_size(whole.raw_size),
+                                                   whole.mode, want['mode']))
+    refuse_if_in_use(host, whole, 'convert')
+    return [Action('convert', whole.dev, convert_argv(whole, want))]
 
 
 def convert_argv(ns, want):
@@ -404,7 +404,7 @@ def convert_argv(ns, want):
 
 
 def pick_region(host, want):
-    regions = [r for r in host.regions if r.type == 'pmem' and not needs_labels(host, r)]
+    regions = [r for r in host.regions if r.type == 'pmem' and not label_less_namespace(host, r)]
     size = want.get('size') or 1
     for region in regions:
         if region.max_available_extent >= size:
@@ -412,7 +412,7 @@ def pick_region(host, want):
     if not host.regions:
         raise PmemError('this host has no persistent memory regions (ndctl list -R is empty); check that '
                         'the NVDIMMs are visible to the kernel (nfit, libnvdimm)')
-    unlabelled = [r.dev for r in host.regions if needs_labels(host, r)]
+    unlabelled = [r.dev for r in host.regions if label_less_namespace(host, r)]
     if unlabelled and want['init_labels']:
         raise PmemError('init_labels: true needs region: name the region whose label index to initialise (label-less '
                         'here: %s), e.g. region=%s. Nothing was changed' % (', '.join(unlabelled), unlabelled[0]))

@@ -10,8 +10,10 @@
 Everything that touches the host goes through a ``Runner`` (run a program, read or write a
 file, list a directory, read a link): the modules use ``ModuleRunner``, the unit tests replay
 recordings made on a real kernel with ``ReplayRunner``.  ``Host`` turns what the runner sees
-into plain objects (regions, namespaces, dax devices, memory blocks, NUMA nodes) and reads
-each source at most once, and only when asked.
+into plain objects (regions, namespaces, dax devices, memory blocks, NUMA nodes), each read only
+when asked and kept until ``forget()`` (a module forgets after every change). One memory block
+(``memory_block``) is read from sysfs each time it is asked for, so ``facts()`` reads the blocks of
+the dax devices twice (once for the devices, once for all blocks).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -474,22 +476,24 @@ class Region:
 
 
 class Namespace:
-    def __init__(self, data, raw_size=None, legacy=False):
+    def __init__(self, data, raw_size=None, label_less=False):
         self.dev = data['dev']
         match = NAMESPACE_DEV_RE.match(self.dev)
         self.region = int(match.group(1)) if match else None
         self.mode = data.get('mode', 'raw')
         self.map = data.get('map')
-        self.size = _int(data.get('size'), 0)
-        self.raw_size = raw_size if raw_size is not None else self.size
+        # ndctl's "size" is what is usable (after the page map, in devdax and fsdax mode); raw_size is the
+        # namespace's whole size (sysfs), the one to_dict() calls "size" and creation and fitting count.
+        self.usable_size = _int(data.get('size'), 0)
+        self.raw_size = raw_size if raw_size is not None else self.usable_size
         self.uuid = data.get('uuid')
         self.name = data.get('name')
         self.chardev = data.get('chardev')
         self.blockdev = data.get('blockdev')
         self.align = _int(data.get('align'))
         self.state = data.get('state', 'enabled')
-        # Legacy (label-less) namespaces cannot be named, resized or sub-divided.
-        self.legacy = legacy
+        # A label-less NVDIMM's one namespace (nd_namespace_io) cannot be named, resized or sub-divided.
+        self.label_less = label_less
         daxregion = data.get('daxregion') or {}
         if not self.chardev and daxregion.get('devices'):
             self.chardev = daxregion['devices'][0].get('chardev')
@@ -497,15 +501,15 @@ class Namespace:
     @property
     def is_seed(self):
         """The empty, disabled namespace every labelled region shows for the next creation."""
-        return self.size == 0 and self.uuid in (None, NULL_UUID) and self.state == 'disabled'
+        return self.usable_size == 0 and self.uuid in (None, NULL_UUID) and self.state == 'disabled'
 
     def to_dict(self):
         return {
             'dev': self.dev, 'region': 'region%d' % self.region if self.region is not None else None,
             'name': self.name, 'uuid': self.uuid, 'mode': self.mode, 'map': self.map,
-            'size': self.raw_size, 'usable_size': self.size, 'align': self.align,
+            'size': self.raw_size, 'usable_size': self.usable_size, 'align': self.align,
             'chardev': self.chardev, 'blockdev': self.blockdev, 'state': self.state,
-            'label_less': self.legacy,
+            'label_less': self.label_less,
         }
 
 
@@ -667,7 +671,7 @@ class Host:
                 dev = item.get('dev', '')
                 raw = _int(self.runner.read('%s/%s/size' % (SYS_ND_BUS, dev)))
                 devtype = (self.runner.read('%s/%s/devtype' % (SYS_ND_BUS, dev)) or '').strip()
-                namespace = Namespace(item, raw_size=raw, legacy=devtype == 'nd_namespace_io')
+                namespace = Namespace(item, raw_size=raw, label_less=devtype == 'nd_namespace_io')
                 if not namespace.is_seed:
                     result.append(namespace)
             return sorted(result, key=lambda ns: (ns.region, ns.dev))

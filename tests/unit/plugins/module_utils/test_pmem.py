@@ -68,7 +68,7 @@ def test_fresh_nvdimm_is_label_less(fixture_host):
     [region] = host.regions
     assert region.dev == 'region0' and region.available_size == 0
     [ns] = host.namespaces
-    assert ns.mode == 'raw' and ns.legacy and ns.blockdev == 'pmem0'
+    assert ns.mode == 'raw' and ns.label_less and ns.blockdev == 'pmem0'
     assert host.dax_devices == []
 
 
@@ -81,8 +81,8 @@ def test_labels_give_free_space_and_hide_the_seed(fixture_host):
 def test_devdax_namespace_and_device(fixture_host):
     host = fixture_host('bookworm/02-devdax')
     [ns] = host.namespaces
-    assert (ns.name, ns.mode, ns.raw_size, ns.chardev, ns.legacy) == ('pmem-ram', 'devdax', 1 << 30, 'dax0.0', False)
-    assert ns.size < ns.raw_size  # map=dev keeps the page structures in the namespace
+    assert (ns.name, ns.mode, ns.raw_size, ns.chardev, ns.label_less) == ('pmem-ram', 'devdax', 1 << 30, 'dax0.0', False)
+    assert ns.usable_size < ns.raw_size  # map=dev keeps the page structures in the namespace
     [dev] = host.dax_devices
     assert (dev.mode, dev.model, dev.target_node, dev.total_memblocks, dev.movable) == ('devdax', 'bus', 1, 0, None)
 
