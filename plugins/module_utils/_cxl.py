@@ -24,7 +24,7 @@ import re
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     OFFLINE_TIMEOUT, Host, PmemError, _int, human_size, parse_json_list, parse_size,
 )
-from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target
+from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target, describe_holders
 
 CXL_TOOLS = ('cxl', 'daxctl')
 SYS_CXL = '/sys/bus/cxl/devices'
@@ -390,7 +390,7 @@ def create_argv(want, memdevs, decoder, size):
 
 def teardown(host, region, want):
     """The steps that take a region away: its dax devices' online memory offline (only with force),
-    then disable and destroy. Disabling unbinds kmem from a dax device whose memory is all offline
+    then disable and destroy; never while a process holds a devdax device open or mapped. Disabling unbinds kmem from a dax device whose memory is all offline
     (seen on 6.12); no devdax step, which would also stay daxctl's choice for the next region."""
     online = region.online_devices()
     if online and not want['force']:
@@ -401,6 +401,12 @@ def teardown(host, region, want):
                         % (region.name, ', '.join(region.memdevs), dev.dev, dev.online_memblocks, dev.total_memblocks,
                            dev.target_node, '' if dev.movable else ', in ZONE_NORMAL (it may not come back)'),
                         region=region.to_dict())
+    devdax = [dev.dev for dev in region.dax_devices if dev.mode != 'system-ram']
+    holders = host.holders(devdax)
+    used = ['/dev/%s is %s' % (node, describe_holders(holders[node])) for node in devdax if holders.get(node)]
+    if used:
+        raise PmemError('%s (over %s) is in use: %s. Nothing was changed (force does not override this). Stop them '
+                        'first' % (region.name, ', '.join(region.memdevs), '; '.join(used)), region=region.to_dict())
     actions = [Action('offline', dev.dev, timeout=want['timeout']) for dev in online]
     actions.append(Action('command', region.name, ['cxl', 'disable-region', region.name]))
     actions.append(Action('command', region.name, ['cxl', 'destroy-region', region.name]))
