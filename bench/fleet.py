@@ -77,7 +77,8 @@ def main():
     vms = {}
     problems = []
     result = {'bench': 'bench/fleet.py', 'started': started.isoformat(timespec='seconds'), 'forks': FORKS,
-              'commit': subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip(),
+              'commit': subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'], capture_output=True, text=True,
+                                       check=False).stdout.strip(),
               'hosts': {}, 'runs': {}}
     try:
         for name, suite, broken in HOSTS:

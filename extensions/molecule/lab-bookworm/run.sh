@@ -4,8 +4,9 @@
 # ```yaml blocks whose first line is "# molecule/default/FILE") plus this directory's verify.yml, and runs
 # `molecule test` in that directory with HOME and ANSIBLE_COLLECTIONS_PATH there too: nothing of the checkout,
 # of ~/.ansible or of the venv's site-packages is found, only the installed collection (verify.yml checks it).
-# The VM: Debian 12 with one 4 GiB NVDIMM; converge makes 2 GiB of it system RAM; verify purges ndctl and
-# daxctl and runs an ad-hoc `ansible -m memtier.pmem.pmem_info` against it (rc 0, versions null).
+# The VM: Debian 12 with one 4 GiB NVDIMM; converge makes 2 GiB of it system RAM; verify runs the README's ad-hoc
+# seed flow (1 GiB instead of 12, twice: changed, then not), then purges ndctl and daxctl and runs an ad-hoc
+# `ansible -m memtier.pmem.pmem_info` against it (rc 0, versions null).
 # tools/run-scenarios.sh runs this instead of `molecule test` (there is no molecule.yml here).
 # Needs molecule and ansible-core on the PATH (make molecule puts .cache/venv/bin first). KEEP=1 keeps the
 # temporary directory.
@@ -48,6 +49,13 @@ for f in molecule.yml create.yml destroy.yml converge.yml; do
   [ -s "$project/molecule/default/$f" ] || { echo "lab-bookworm: README.md has no molecule/default/$f block" >&2; exit 1; }
 done
 cp "$here/verify.yml" "$project/molecule/default/verify.yml"
+# The README's ad-hoc seed flow ("ansible pmemhosts ..." lines of the sh block under "### The seed flow, ad hoc"),
+# which verify.yml runs against the lab VM.
+awk '/^### The seed flow, ad hoc$/ { sect = 1; next } /^### / { sect = 0 }
+     sect && /^```sh$/ { inblock = 1; next } inblock && /^```$/ { exit } inblock && /^ansible pmemhosts / { print }' \
+  "$root/README.md" > "$project/molecule/default/adhoc.txt"
+[ "$(wc -l < "$project/molecule/default/adhoc.txt")" -ge 4 ] ||
+  { echo "lab-bookworm: README.md's ad-hoc seed flow not found" >&2; exit 1; }
 
 cd "$project"
 # pyenv shims find their root through HOME.

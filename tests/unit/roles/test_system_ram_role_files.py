@@ -9,6 +9,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ROLE = os.path.join(ROOT, 'roles', 'system_ram')
 
+
 # --- Issue 8, item 18: a source tree on the host builds (the scratch directory is made) --------------
 
 @pytest.fixture
