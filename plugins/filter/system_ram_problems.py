@@ -125,6 +125,22 @@ def _against_host(where, device, facts):
     return None
 
 
+def _tiering(settings):
+    option = 'system_ram_promote_rate_limit_mbps'
+    value = settings.get(option)
+    if value is None or value == '':
+        return None
+    try:
+        ok = not isinstance(value, bool) and int(str(value)) >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        return '%s=%r is not a rate: use a whole number of MB/s, 1 or more, or leave it out' % (option, value)
+    if not boolean(settings.get('system_ram_tiering'), strict=False):
+        return '%s is set but system_ram_tiering is false: set system_ram_tiering: true, or leave it out' % option
+    return None
+
+
 def system_ram_problems(settings, facts=None):
     """The role's variables -> a list of problem sentences, each naming the variable and the way out.
 
@@ -160,6 +176,7 @@ def system_ram_problems(settings, facts=None):
             valid.append((where, device))
     found.extend(_seconds(settings, option) for option in SECONDS)
     found.append(_prefix(settings.get('system_ram_ndctl_prefix')))
+    found.append(_tiering(settings))
     found.append(_source(settings))
     if facts is not None and facts.get('ndctl_version'):
         found.extend(_against_host(where, device, facts) for where, device in valid)

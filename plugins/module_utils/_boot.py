@@ -32,6 +32,7 @@ from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     DAXCTL_UDEV_RULE, DAXCTL_UNIT, ETC_UDEV_RULES, OFFLINE_POLICY_UNIT, ROLE_MARKER, SYS_MEMORY, PmemError,
 )
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target, find_namespace
+from ansible_collections.memtier.pmem.plugins.module_utils._cxl import DEMOTION, NUMA_BALANCING, PROMOTE_RATE
 
 ETC_UNITS = '/etc/systemd/system'
 KMEM_CONF = '/etc/modules-load.d/memtier-kmem.conf'
@@ -39,6 +40,9 @@ DAXCTL_CONF_DIR = '/etc/daxctl.conf.d'
 LEGACY_SCRIPT = '/usr/local/sbin/memtier-system-ram'
 LEGACY_UNIT = 'memtier-system-ram@.service'
 LEGACY_CONF_DIR = '/etc/memtier-pmem'
+TIERING_SYSCTL = '/etc/sysctl.d/60-memtier-tiering.conf'
+TIERING_TMPFILES = '/etc/tmpfiles.d/memtier-tiering.conf'
+NUMA_BALANCING_TIERING = 2  # kernel.numa_balancing: 1 NUMA balancing, 2 memory tiering (promotion), 3 both
 CONFIG_DAXCTL = 72  # the first daxctl with /etc/daxctl.conf.d (reconfigure-device --check-config)
 HEADER = '# Written by memtier.pmem (system_ram_boot); changes here are overwritten.\n'
 NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$')
@@ -188,6 +192,19 @@ def legacy_env(name, movable, wait):
             % (name, 'true' if movable else 'false', wait))
 
 
+def tiering_sysctl(rate_limit):
+    text = (HEADER + '# The slow memory tier: NUMA balancing in memory tiering mode promotes hot pages from it.\n'
+            'kernel.numa_balancing = %d\n' % NUMA_BALANCING_TIERING)
+    if rate_limit:
+        text += 'kernel.numa_balancing_promote_rate_limit_MBps = %d\n' % rate_limit
+    return text
+
+
+def tiering_tmpfiles():
+    return (HEADER + '# The slow memory tier: cold pages are demoted to it instead of being reclaimed.\n'
+            'w %s - - - - true\n' % DEMOTION)
+
+
 def link(target):
     return '-> ' + target
 
@@ -243,6 +260,11 @@ class BootTarget(Target):
                 self.devices.append({'name': name, 'movable': entry.get('movable', True) is not False})
         if params['boot_wait'] < 1:
             problems.append('boot_wait=%s must be 1 or more seconds' % params['boot_wait'])
+        if params.get('promote_rate_limit_mbps') is not None and params['promote_rate_limit_mbps'] < 1:
+            problems.append('promote_rate_limit_mbps=%s must be 1 or more MB/s (or left out for the kernel\'s default)'
+                            % params['promote_rate_limit_mbps'])
+        if params.get('promote_rate_limit_mbps') and not params.get('tiering'):
+            problems.append('promote_rate_limit_mbps is set but tiering is false: set tiering: true, or leave it out')
         if params['override_onliners'] and params['restore_onliners']:
             problems.append('override_onliners and restore_onliners are both true: choose one')
         if problems:
@@ -290,6 +312,13 @@ class BootTarget(Target):
         if params['restore_onliners'] and not any(dev.mode == 'system-ram' for dev in host.dax_devices):
             for path in boot['role_overrides']:
                 want[path] = None
+        if params.get('tiering'):
+            self.check_tiering(host)
+            want[TIERING_SYSCTL] = tiering_sysctl(params.get('promote_rate_limit_mbps'))
+            want[TIERING_TMPFILES] = tiering_tmpfiles()
+        elif params.get('tiering') is False:
+            want[TIERING_SYSCTL] = None
+            want[TIERING_TMPFILES] = None
         major = host.tool_major('daxctl') or 0
         namespaces = dict((name, find_namespace(host, name)) for name in [d['name'] for d in self.devices] + self.absent)
         self.waiting = [d['name'] for d in self.devices if namespaces[d['name']] is None or not namespaces[d['name']].uuid]
@@ -327,6 +356,28 @@ class BootTarget(Target):
                     want[self.legacy_link(path.rsplit('/', 1)[1][:-len('.env')])] = None
         return want
 
+    def check_tiering(self, host):
+        missing = []
+        if host.runner.read(DEMOTION) is None:
+            missing.append('%s (demotion, Linux 5.15 and later)' % DEMOTION)
+        if host.runner.read(NUMA_BALANCING) is None:
+            missing.append('%s (CONFIG_NUMA_BALANCING)' % NUMA_BALANCING)
+        if self.params.get('promote_rate_limit_mbps') and host.runner.read(PROMOTE_RATE) is None:
+            missing.append('%s (Linux 6.1 and later)' % PROMOTE_RATE)
+        if missing:
+            raise PmemError('tiering: kernel %s cannot make the new memory a slow tier: it has no %s. Boot a kernel '
+                            'that has it, or set tiering: false. Nothing was changed'
+                            % (host.kernel_release, ', no '.join(missing)))
+
+    def live_tiering(self, host):
+        """The live values tiering sets: {path: value as the kernel shows it}."""
+        if not self.params.get('tiering'):
+            return {}
+        live = {DEMOTION: 'true', NUMA_BALANCING: str(NUMA_BALANCING_TIERING)}
+        if self.params.get('promote_rate_limit_mbps'):
+            live[PROMOTE_RATE] = str(self.params['promote_rate_limit_mbps'])
+        return live
+
     @staticmethod
     def legacy_link(uuid):
         return '%s/multi-user.target.wants/%s' % (ETC_UNITS, LEGACY_UNIT.replace('@', '@' + uuid))
@@ -346,6 +397,7 @@ class BootTarget(Target):
             'files': dict((path, self.current(host, path)) for path in sorted(self._wanted)),
             'kmem_loaded': host.kmem_loaded,
             'auto_online_blocks': host.auto_online_blocks,
+            'tiering': dict((path, (host.runner.read(path) or '').strip() or None) for path in self.live_tiering(host)),
         }
 
     def plan(self, host):
@@ -370,6 +422,10 @@ class BootTarget(Target):
             actions.append(Action('command', 'udev', ['udevadm', 'control', '--reload']))
         if self.params['kmem'] and not before['kmem_loaded']:
             actions.append(Action('command', 'kmem', ['modprobe', 'kmem']))
+        for path, value in sorted(self.live_tiering(host).items()):
+            now = before['tiering'][path]
+            if now != value and not (path == DEMOTION and now in ('1', 'Y')):
+                actions.append(Action('write', path, None, value=value))
         return actions
 
     def predict(self, host, actions):
@@ -383,6 +439,8 @@ class BootTarget(Target):
                 after['files'][action.target] = link(action.args['to'])
             elif action.target == 'kmem':
                 after['kmem_loaded'] = True
+            elif action.kind == 'write' and action.target in after['tiering']:
+                after['tiering'][action.target] = action.args['value']
             elif action.kind == 'write':
                 after['auto_online_blocks'] = 'offline'
         return after

@@ -94,6 +94,20 @@ options:
     description: Remove those overrides when no dax device is in system-ram mode.
     type: bool
     default: false
+  tiering:
+    description:
+      - V(true) makes the new memory a slow memory tier, now and at boot - demotion on
+        (C(/sys/kernel/mm/numa/demotion_enabled), through C(/etc/tmpfiles.d/memtier-tiering.conf)) and NUMA balancing
+        in memory tiering mode (C(kernel.numa_balancing=2), through C(/etc/sysctl.d/60-memtier-tiering.conf)), which
+        promotes hot pages back to DRAM. Refused, before any change, on a kernel without them (demotion needs Linux
+        5.15).
+      - V(false) removes those two files (the live settings stay until the next boot); null leaves them alone.
+    type: bool
+  promote_rate_limit_mbps:
+    description:
+      - With O(tiering=true), the most MB/s NUMA balancing promotes (C(kernel.numa_balancing_promote_rate_limit_MBps),
+        Linux 6.1 and later); the kernel's default (65536) when left out.
+    type: int
   boot_wait:
     description: Seconds the boot helper (daxctl before v72) waits for a namespace's dax device at boot.
     type: int
@@ -135,6 +149,9 @@ boot:
     auto_online_blocks:
       description: The kernel's policy for hot-added memory.
       type: str
+    tiering:
+      description: With O(tiering=true), the live tiering settings (path to value).
+      type: dict
   sample:
     files:
       /etc/modules-load.d/memtier-kmem.conf: "# Managed by memtier.pmem.system_ram: ...\nkmem\n"
@@ -173,6 +190,8 @@ def main():
             keep_offline=dict(type='bool', default=False),
             override_onliners=dict(type='bool', default=False),
             restore_onliners=dict(type='bool', default=False),
+            tiering=dict(type='bool'),
+            promote_rate_limit_mbps=dict(type='int'),
             boot_wait=dict(type='int', default=120),
             **dict(BIN_DIR_OPTION, **LOCK_OPTION)
         ),

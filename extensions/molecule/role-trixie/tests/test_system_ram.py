@@ -40,3 +40,24 @@ def test_boot_configuration(host, state):
     assert host.file("/etc/systemd/system/daxdev-reconfigure@.service").exists
     # Debian 13 ships the upstream rule: no override needed.
     assert not host.file("/etc/udev/rules.d/90-daxctl-device.rules").exists
+
+
+def test_slow_memory_tier_now_and_at_boot(host, state):
+    """system_ram_tiering: demotion on, NUMA balancing in memory tiering mode with the rate limit asked for, and
+    the two kmem nodes in a lower (higher-numbered) memory tier than DRAM's node 0."""
+    assert host.file("/sys/kernel/mm/numa/demotion_enabled").content_string.strip() == "true"
+    assert host.file("/proc/sys/kernel/numa_balancing").content_string.strip() == "2"
+    assert host.file("/proc/sys/kernel/numa_balancing_promote_rate_limit_MBps").content_string.strip() == "512"
+    assert "kernel.numa_balancing = 2" in host.file("/etc/sysctl.d/60-memtier-tiering.conf").content_string
+    assert "w /sys/kernel/mm/numa/demotion_enabled - - - - true" in host.file("/etc/tmpfiles.d/memtier-tiering.conf").content_string
+    namespaces, devices = state[:2]
+    tiers = {}
+    for entry in host.file("/sys/devices/virtual/memory_tiering").listdir():
+        if entry.startswith("memory_tier"):
+            text = host.file("/sys/devices/virtual/memory_tiering/%s/nodelist" % entry).content_string.strip()
+            for part in text.split(","):
+                low, _, high = part.partition("-")
+                for node in range(int(low), int(high or low) + 1):
+                    tiers[node] = int(entry[len("memory_tier"):])
+    for name in DEVICES:
+        assert tiers[devices[namespaces[name]["chardev"]]["target_node"]] > tiers[0]

@@ -191,3 +191,17 @@ def test_host_name_shared_by_two_namespaces(facts):
 def test_host_without_ndctl_is_not_judged(facts):
     facts.update(ndctl_version=None, regions=[], namespaces=[])
     assert system_ram_problems(settings(system_ram_devices=[{'name': 'x', 'region': 'region3'}]), facts=facts) == []
+
+
+@pytest.mark.parametrize('changes,text', [
+    ({'system_ram_promote_rate_limit_mbps': 0}, 'system_ram_promote_rate_limit_mbps=0 is not a rate'),
+    ({'system_ram_promote_rate_limit_mbps': 'fast', 'system_ram_tiering': True}, "system_ram_promote_rate_limit_mbps='fast' is not a rate"),
+    ({'system_ram_promote_rate_limit_mbps': 100}, 'but system_ram_tiering is false'),
+])
+def test_tiering_settings(changes, text):
+    problems = system_ram_problems(settings(**changes))
+    assert len(problems) == 1 and text in problems[0], problems
+
+
+def test_tiering_with_a_rate_passes():
+    assert system_ram_problems(settings(system_ram_tiering=True, system_ram_promote_rate_limit_mbps='256')) == []
