@@ -29,10 +29,10 @@ import re
 import sys
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
-    DAXCTL_UDEV_RULE, DAXCTL_UNIT, ETC_UDEV_RULES, OFFLINE_POLICY_UNIT, ROLE_MARKER, SYS_MEMORY, PmemError,
+    DAXCTL_UDEV_RULE, DAXCTL_UNIT, DEMOTION, ETC_UDEV_RULES, NUMA_BALANCING, OFFLINE_POLICY_UNIT, PROMOTE_RATE,
+    ROLE_MARKER, SYS_MEMORY, PmemError,
 )
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target, find_namespace
-from ansible_collections.memtier.pmem.plugins.module_utils._cxl import DEMOTION, NUMA_BALANCING, PROMOTE_RATE
 
 ETC_UNITS = '/etc/systemd/system'
 KMEM_CONF = '/etc/modules-load.d/memtier-kmem.conf'

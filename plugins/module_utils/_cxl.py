@@ -22,16 +22,14 @@ __metaclass__ = type
 import re
 
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
-    OFFLINE_TIMEOUT, Host, PmemError, _int, human_size, parse_json_list, parse_size,
+    DEMOTION, NUMA_BALANCING, OFFLINE_TIMEOUT, PROMOTE_RATE, Host, PmemError, _int, human_size, parse_json_list,
+    parse_size,
 )
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target, describe_holders
 
 CXL_TOOLS = ('cxl', 'daxctl')
 SYS_CXL = '/sys/bus/cxl/devices'
 SYS_TIERS = '/sys/devices/virtual/memory_tiering'
-DEMOTION = '/sys/kernel/mm/numa/demotion_enabled'
-NUMA_BALANCING = '/proc/sys/kernel/numa_balancing'
-PROMOTE_RATE = '/proc/sys/kernel/numa_balancing_promote_rate_limit_MBps'
 IOMEM = '/proc/iomem'
 
 MEMDEV_RE = re.compile(r'^mem\d+\Z')

@@ -31,6 +31,10 @@ import time
 C_LOCALE = {'LANG': 'C', 'LC_ALL': 'C', 'LC_MESSAGES': 'C'}
 
 SYS_MEMORY = '/sys/devices/system/memory'
+# Memory tiering (read by pmem_info, set by system_ram_boot).
+DEMOTION = '/sys/kernel/mm/numa/demotion_enabled'
+NUMA_BALANCING = '/proc/sys/kernel/numa_balancing'
+PROMOTE_RATE = '/proc/sys/kernel/numa_balancing_promote_rate_limit_MBps'
 SYS_NODE = '/sys/devices/system/node'
 SYS_DAX_BUS = '/sys/bus/dax/devices'
 SYS_DAX_CLASS = '/sys/class/dax'
