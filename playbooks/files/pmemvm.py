@@ -24,7 +24,8 @@ NVDIMM SPEC: SIZE[:nolabel|:label=SIZE], e.g. 4G (256K label area, the default) 
     Linux may number regions and nodes differently (read target_node in the guest).
     Default: one 4G NVDIMM; "--nvdimm none" for none.
 CXL SIZE: one CXL type-3 volatile memory device of SIZE (a multiple of 256M) behind its
-    own root port; all of them under one host bridge (pxb-cxl), so two can be interleaved,
+    own root port, serial number 0x4d540000 + i (i = 0, 1, ...); all of them under one host
+    bridge (pxb-cxl), so two can be interleaved,
     and one CXL fixed memory window over that bridge covering their sum (at least 4G).
     A CXL guest is q35 with cxl=on, "-cpu qemu64,-hypervisor" (with the hypervisor flag
     region commit fails) and no NVDIMM unless --nvdimm is also given; its PCI devices
@@ -56,6 +57,8 @@ QEMU = "qemu-system-x86_64"
 # QEMU stays the one every NVDIMM scenario is proven on.
 QEMU_CXL_ROOT = "/var/cache/memtier-pmem/qemu-10/root"
 QEMU_CXL = os.path.join(QEMU_CXL_ROOT, "usr/bin/qemu-system-x86_64")
+# CXL device i gets serial number CXL_SERIAL + i (without sn= QEMU's devices all report serial 0).
+CXL_SERIAL = 0x4d540000
 DEFAULT_LABEL = 256 << 10
 DEFAULT_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=0"
 MARKER = ".pmemvm"           # marks a directory created by pmemvm (for --purge)
@@ -276,7 +279,8 @@ def qemu_argv(args, image, info, disk, nvdimm_files, nvdimms, port):
         for i, size in enumerate(cxl):
             argv += ["-object", f"memory-backend-ram,id=cxlvmem{i},share=on,size={qemu_size(size)}",
                      "-device", f"cxl-rp,port={i},bus=cxl.1,id=cxl_rp{i},chassis=0,slot={i + 2}",
-                     "-device", f"cxl-type3,bus=cxl_rp{i},volatile-memdev=cxlvmem{i},id=cxl-vmem{i}"]
+                     "-device", f"cxl-type3,bus=cxl_rp{i},volatile-memdev=cxlvmem{i},id=cxl-vmem{i},"
+                                f"sn={CXL_SERIAL + i}"]
         argv += ["-M", f"cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size={qemu_size(cxl_window(cxl))}"]
     cmdline = info.get("cmdline", DEFAULT_CMDLINE)
     if args.append:
