@@ -56,7 +56,7 @@ def test_slow_memory_tier_now_and_at_boot(host, state):
         if entry.startswith("memory_tier"):
             text = host.file("/sys/devices/virtual/memory_tiering/%s/nodelist" % entry).content_string.strip()
             for part in text.split(","):
-                low, _, high = part.partition("-")
+                low, _sep, high = part.partition("-")
                 for node in range(int(low), int(high or low) + 1):
                     tiers[node] = int(entry[len("memory_tier"):])
     for name in DEVICES:
