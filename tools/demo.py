@@ -6,6 +6,12 @@ turn 12 GiB of it into system RAM, runs it again to show nothing is left to do, 
 `numactl -H` again, and stops the VM whatever happens.
 
 Environment: DEMO_SUITE (bookworm), DEMO_NVDIMM (16G), DEMO_SIZE (12g), DEMO_KEEP=1 keeps the VM.
+
+DEMO_CXL=1 (make demo CXL=1) shows a CXL host instead: a Debian 13 guest with two 1 GiB CXL type-3 memory
+expanders under one host bridge (QEMU 10, booted with memhp_default_state=offline), Debian 13's cxl tool
+installed from the .debs tools/setup-host.sh downloads, then a playbook with memtier.pmem.cxl_region (one RAM
+region interleaved over mem0 and mem1) and memtier.pmem.memory_online (its memory online in ZONE_MOVABLE),
+run twice, and `cxl list`, `lsmem`, `numactl -H` and the memory tiers before and after.
 """
 import json
 import os
@@ -27,7 +33,90 @@ def show(state_dir, command):
     subprocess.run(PMEMVM + ['ssh', '--state-dir', state_dir, '--', command], check=True)
 
 
+CXL_PLAYBOOK = """---
+- name: CXL memory as system RAM
+  hosts: all
+  become: true
+  gather_facts: false
+  tasks:
+    - name: Install Debian 13's cxl tool (the image has none)
+      ansible.builtin.shell: dpkg -i /var/tmp/cxl-debs/*.deb
+      args:
+        creates: /usr/bin/cxl
+
+    - name: One RAM region interleaved over the two memory expanders
+      memtier.pmem.cxl_region:
+        memdevs: [mem0, mem1]
+      register: region
+
+    - name: Its memory online in ZONE_MOVABLE
+      memtier.pmem.memory_online:
+        device: "{{ region.region.dax_devices[0].chardev }}"
+
+    - name: Read the host
+      memtier.pmem.pmem_info:
+      register: info
+
+    - name: Show the region and the memory tiers
+      ansible.builtin.debug:
+        msg:
+          region: "{{ info.cxl_regions }}"
+          memory_tiers: "{{ info.memory_tiers }}"
+"""
+
+
+def cxl_demo():
+    """DEMO_CXL=1: a Debian 13 guest with two CXL memory expanders, their memory made a region and system RAM."""
+    debs_dir = os.path.join(os.environ.get('MEMTIER_VM_CACHE', '/var/cache/memtier-pmem'), 'cxl-debs')
+    debs = sorted(f for f in os.listdir(debs_dir) if f.endswith('.deb')) if os.path.isdir(debs_dir) else []
+    if not debs:
+        sys.exit('demo: no cxl .debs in %s: run tools/setup-host.sh first' % debs_dir)
+    banner('Booting a Debian 13 VM with two 1 GiB CXL memory expanders under one host bridge (QEMU 10, TCG)')
+    out = subprocess.run(PMEMVM + ['up', '--suite', 'trixie', '--state-dir', STATE, '--name', 'demo-cxl',
+                                   '--ram', '2G', '--cxl', '1G', '--cxl', '1G',
+                                   '--append', 'memhp_default_state=offline', '--timeout', '600'],
+                         check=True, text=True, stdout=subprocess.PIPE).stdout
+    vm = json.loads(out)
+    inventory = playbook = None
+    try:
+        subprocess.run(PMEMVM + ['ssh', '--state-dir', STATE, '--root', '--', 'mkdir -p /var/tmp/cxl-debs'], check=True)
+        for deb in debs:
+            with open(os.path.join(debs_dir, deb), 'rb') as data:
+                subprocess.run(PMEMVM + ['ssh', '--state-dir', STATE, '--root', '--',
+                                         "cat > '/var/tmp/cxl-debs/%s'" % deb], stdin=data, check=True)
+        with tempfile.NamedTemporaryFile('w', suffix='.yml', delete=False) as inv:
+            json.dump({'all': {'hosts': {'demo-cxl': {
+                'ansible_host': vm['address'], 'ansible_port': vm['port'], 'ansible_user': vm['user'],
+                'ansible_ssh_private_key_file': vm['identity_file'],
+                'ansible_ssh_common_args': '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
+            }}}}, inv)
+            inventory = inv.name
+        with tempfile.NamedTemporaryFile('w', suffix='.yml', delete=False) as book:
+            book.write(CXL_PLAYBOOK)
+            playbook = book.name
+        tiers = 'grep . /sys/devices/virtual/memory_tiering/memory_tier*/nodelist'
+        banner('Before: the CXL memory devices, lsmem, numactl -H, the memory tiers')
+        show(STATE, 'sudo sh -c "ls /sys/bus/cxl/devices; lsmem; numactl -H; %s"' % tiers)
+        env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='False', ANSIBLE_PIPELINING='True')
+        for label in ('cxl_region memdevs=[mem0, mem1], then memory_online on its dax device',
+                      'Running it again: nothing left to do (changed=0)'):
+            banner(label)
+            subprocess.run(['ansible-playbook', '-i', inventory, playbook], check=True, env=env)
+        banner('After: cxl list -R, daxctl list, lsmem, numactl -H, the memory tiers')
+        show(STATE, 'sudo sh -c "cxl list -R; daxctl list; lsmem; numactl -H; %s"' % tiers)
+    finally:
+        for path in (inventory, playbook):
+            if path:
+                os.unlink(path)
+        if os.environ.get('DEMO_KEEP') != '1':
+            banner('Stopping the VM')
+            subprocess.run(PMEMVM + ['down', '--state-dir', STATE, '--purge'], check=False)
+
+
 def main():
+    if os.environ.get('DEMO_CXL') == '1':
+        cxl_demo()
+        return
     suite = os.environ.get('DEMO_SUITE', 'bookworm')
     size = os.environ.get('DEMO_SIZE', '12g')
     banner('Booting a Debian %s VM with a %s NVDIMM (QEMU, TCG)' % (suite, os.environ.get('DEMO_NVDIMM', '16G')))
