@@ -25,6 +25,7 @@ JOBS ?= 1
 
 help:
 	@echo "make demo    - boot a QEMU-NVDIMM VM and turn its PMem into system RAM with the collection"
+	@echo "make demo CXL=1 - the same with a CXL VM: cxl_region over two memory expanders, memory_online"
 	@echo "make test    - units (controller and target Pythons), sanity, ansible-lint, docs and changelog lint, the EE check, four scenarios"
 	@echo "make test-full - make test, then the other six scenarios and the ansible-core matrix"
 	@echo "make units   - unit tests only (seconds)"
@@ -98,8 +99,9 @@ test-full: test
 	$(MAKE) molecule SCENARIOS="$(FULL_SCENARIOS)"
 	$(MAKE) core-matrix
 
+# make demo CXL=1: a Debian 13 guest with two CXL memory expanders instead (tools/demo.py, DEMO_CXL).
 demo: venv link
-	$(BIN)/python tools/demo.py
+	$(if $(CXL),DEMO_CXL=$(CXL) )$(BIN)/python tools/demo.py
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/dist
