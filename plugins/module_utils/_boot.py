@@ -214,9 +214,12 @@ def link(target):
 # ---------------------------------------------------------------------------------------------
 
 class FileAction(Action):
-    """Write a file (args text, mode), remove one, or make a symbolic link (args to)."""
+    """Write a file (args text, mode), remove one, make a symbolic link (args to), or write a value to a kernel
+    setting (args value); described as the executor reports it, in check mode too."""
 
     def describe(self):
+        if self.kind == 'write':
+            return 'echo %s > %s' % (self.args['value'], self.target)
         if self.kind == 'put_file':
             return 'write %s' % self.target
         if self.kind == 'remove_file':
@@ -404,7 +407,7 @@ class BootTarget(Target):
         before = self.snapshot(host)
         actions = []
         if self.params['keep_offline'] and before['auto_online_blocks'] not in ('offline', 'unknown'):
-            actions.append(Action('write', SYS_MEMORY + '/auto_online_blocks', None, value='offline'))
+            actions.append(FileAction('write', SYS_MEMORY + '/auto_online_blocks', value='offline'))
         for path, text in sorted(self._wanted.items()):
             if before['files'][path] == text:
                 continue
@@ -415,7 +418,7 @@ class BootTarget(Target):
             else:
                 mode = 0o755 if path == LEGACY_SCRIPT else 0o644
                 actions.append(FileAction('put_file', path, text=text, mode=mode))
-        changed = [action.target for action in actions if isinstance(action, FileAction)]
+        changed = [action.target for action in actions if isinstance(action, FileAction) and action.kind != 'write']
         if any(unit_file(path) for path in changed):
             actions.append(Action('command', 'systemd', ['systemctl', 'daemon-reload']))
         if any(rules_file(path) for path in changed):
@@ -425,7 +428,7 @@ class BootTarget(Target):
         for path, value in sorted(self.live_tiering(host).items()):
             now = before['tiering'][path]
             if now != value and not (path == DEMOTION and now in ('1', 'Y')):
-                actions.append(Action('write', path, None, value=value))
+                actions.append(FileAction('write', path, value=value))
         return actions
 
     def predict(self, host, actions):
