@@ -42,27 +42,3 @@ if ! qemu-system-x86_64 -device cxl-type3,help 2>/dev/null | grep -q volatile-me
     rm -rf "$QEMU_CXL_DIR/root" && mv "$QEMU_CXL_DIR/root.new" "$QEMU_CXL_DIR/root"
   fi
 fi
-
-# CXL guests (Debian 13) need the cxl tool, which the guest images do not have (the system_ram role will install
-# it; the cxl-trixie scenario and make demo CXL=1 copy these into the guest and dpkg -i them). trixie's cxl and the
-# three libraries it needs beyond the image's ndctl/daxctl are downloaded with a private apt configuration from
-# the Debian mirror the trixie image is built from (deb.debian.org unless MEMTIER_VM_MIRROR; the host's own apt
-# sources need not name trixie), into $CXL_DEBS_DIR, once.
-CXL_DEBS_DIR=${MEMTIER_VM_CACHE:-/var/cache/memtier-pmem}/cxl-debs
-CXL_DEBS=(cxl libcxl1 libtracefs1 libtraceevent1)
-if [ ! -f "$CXL_DEBS_DIR/.complete" ]; then
-  echo "setup-host: downloading Debian trixie's ${CXL_DEBS[*]} into $CXL_DEBS_DIR for CXL guests"
-  mirror=${MEMTIER_VM_MIRROR:-http://deb.debian.org/debian}
-  mirror=${mirror%/}
-  mkdir -p "$CXL_DEBS_DIR/apt/lists/partial" "$CXL_DEBS_DIR/apt/cache/archives/partial"
-  key=/usr/share/keyrings/debian-archive-keyring.gpg
-  printf 'deb [signed-by=%s] %s %s main\n' "$key" "$mirror" trixie "$key" "$mirror" trixie-updates \
-    "$key" "${mirror%/debian}/debian-security" trixie-security > "$CXL_DEBS_DIR/apt/sources.list"
-  apt_opts=(-o APT::Sandbox::User=root -o "Dir::Etc::SourceList=$CXL_DEBS_DIR/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-            -o "Dir::State::Lists=$CXL_DEBS_DIR/apt/lists" -o "Dir::Cache=$CXL_DEBS_DIR/apt/cache" -o APT::Architecture=amd64)
-  apt-get "${apt_opts[@]}" update -q
-  rm -rf "$CXL_DEBS_DIR/new" && mkdir "$CXL_DEBS_DIR/new"
-  (cd "$CXL_DEBS_DIR/new" && apt-get "${apt_opts[@]}" download "${CXL_DEBS[@]}")
-  rm -f "$CXL_DEBS_DIR"/*.deb && mv "$CXL_DEBS_DIR"/new/*.deb "$CXL_DEBS_DIR"/ && rmdir "$CXL_DEBS_DIR/new"
-  date -u +%Y-%m-%dT%H:%M:%SZ > "$CXL_DEBS_DIR/.complete"
-fi
