@@ -8,8 +8,8 @@ turn 12 GiB of it into system RAM, runs it again to show nothing is left to do, 
 Environment: DEMO_SUITE (bookworm), DEMO_NVDIMM (16G), DEMO_SIZE (12g), DEMO_KEEP=1 keeps the VM.
 
 DEMO_CXL=1 (make demo CXL=1) shows a CXL host instead: a Debian 13 guest with two 1 GiB CXL type-3 memory
-expanders under one host bridge (QEMU 10, booted with memhp_default_state=offline), Debian 13's cxl tool
-installed from the .debs tools/setup-host.sh downloads, then a playbook with memtier.pmem.cxl_region (one RAM
+expanders under one host bridge (QEMU 10, booted with memhp_default_state=offline; Debian 13's image has the
+cxl tool, which its ndctl depends on), then a playbook with memtier.pmem.cxl_region (one RAM
 region interleaved over mem0 and mem1) and memtier.pmem.memory_online (its memory online in ZONE_MOVABLE),
 run twice, and `cxl list`, `lsmem`, `numactl -H` and the memory tiers before and after.
 """
@@ -39,11 +39,6 @@ CXL_PLAYBOOK = """---
   become: true
   gather_facts: false
   tasks:
-    - name: Install Debian 13's cxl tool (the image has none)
-      ansible.builtin.shell: dpkg -i /var/tmp/cxl-debs/*.deb
-      args:
-        creates: /usr/bin/cxl
-
     - name: One RAM region interleaved over the two memory expanders
       memtier.pmem.cxl_region:
         memdevs: [mem0, mem1]
@@ -67,10 +62,6 @@ CXL_PLAYBOOK = """---
 
 def cxl_demo():
     """DEMO_CXL=1: a Debian 13 guest with two CXL memory expanders, their memory made a region and system RAM."""
-    debs_dir = os.path.join(os.environ.get('MEMTIER_VM_CACHE', '/var/cache/memtier-pmem'), 'cxl-debs')
-    debs = sorted(f for f in os.listdir(debs_dir) if f.endswith('.deb')) if os.path.isdir(debs_dir) else []
-    if not debs:
-        sys.exit('demo: no cxl .debs in %s: run tools/setup-host.sh first' % debs_dir)
     banner('Booting a Debian 13 VM with two 1 GiB CXL memory expanders under one host bridge (QEMU 10, TCG)')
     out = subprocess.run(PMEMVM + ['up', '--suite', 'trixie', '--state-dir', STATE, '--name', 'demo-cxl',
                                    '--ram', '2G', '--cxl', '1G', '--cxl', '1G',
@@ -79,11 +70,6 @@ def cxl_demo():
     vm = json.loads(out)
     inventory = playbook = None
     try:
-        subprocess.run(PMEMVM + ['ssh', '--state-dir', STATE, '--root', '--', 'mkdir -p /var/tmp/cxl-debs'], check=True)
-        for deb in debs:
-            with open(os.path.join(debs_dir, deb), 'rb') as data:
-                subprocess.run(PMEMVM + ['ssh', '--state-dir', STATE, '--root', '--',
-                                         "cat > '/var/tmp/cxl-debs/%s'" % deb], stdin=data, check=True)
         with tempfile.NamedTemporaryFile('w', suffix='.yml', delete=False) as inv:
             json.dump({'all': {'hosts': {'demo-cxl': {
                 'ansible_host': vm['address'], 'ansible_port': vm['port'], 'ansible_user': vm['user'],
