@@ -39,6 +39,9 @@ seealso:
     description: Sets the App Direct goal of Intel Optane modules, which makes the regions these modules use.
 '''
 
+    # The attributes alone, for a changing module whose requirements and notes are not ndctl's (cxl_region).
+    CHANGING = DOCUMENTATION.split('requirements:')[0]
+
     # For read-only modules.
     INFO_MODULE = r'''
 options: {}

@@ -30,21 +30,8 @@ description:
 author:
   - memtier engineers (@memtier)
 extends_documentation_fragment:
+  - memtier.pmem.attributes.changing
   - memtier.pmem.attributes.lock
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: linux
 requirements:
   - Linux with CXL region support; V(ram) regions need 6.3 or later (C(CONFIG_CXL_REGION), C(CONFIG_DEV_DAX_CXL)).
   - The C(cxl) and C(daxctl) tools (ndctl project) on the target host.
