@@ -2,7 +2,7 @@
 
     flock /tmp/memtier-vm.lock python3 bench/fleet.py        (make bench-fleet)
 
-Boots three QEMU (TCG) guests with one emulated NVDIMM each - Debian 11, 12 and 13, 1 GiB of DRAM - and
+Boots three QEMU (TCG) guests with one fresh emulated NVDIMM each - Debian 11, 12 and 13, 1 GiB of DRAM - and
 blacklists kmem on the Debian 11 one (/etc/modprobe.d/memtier-bench.conf), so that it must fail. Then, from
 one ansible-playbook process each, with the collection's playbooks as a user runs them:
 
@@ -88,11 +88,13 @@ def main():
             if proc.returncode != 0:
                 raise SystemExit('pmemvm up %s failed:\n%s' % (name, proc.stderr[-2000:]))
             vms[name] = json.loads(proc.stdout)
-            setup = ('ndctl disable-region region0 && ndctl init-labels all && ndctl enable-region region0 >/dev/null'
-                     + (' && echo "blacklist kmem" > /etc/modprobe.d/memtier-bench.conf' if broken else ''))
-            proc = pmemvm('ssh', '--state-dir', os.path.join(work, name), '--root', '--', 'sh', '-c', setup)
-            if proc.returncode != 0:
-                raise SystemExit('setting up %s failed: %s' % (name, proc.stderr))
+            # The role initialises the fresh NVDIMM's labels (system_ram_init_labels); the broken host gets kmem
+            # blacklisted.
+            if broken:
+                proc = pmemvm('ssh', '--state-dir', os.path.join(work, name), '--root', '--', 'sh', '-c',
+                              'echo "blacklist kmem" > /etc/modprobe.d/memtier-bench.conf')
+                if proc.returncode != 0:
+                    raise SystemExit('setting up %s failed: %s%s' % (name, proc.stdout, proc.stderr))
             result['hosts'][name] = {'suite': suite, 'made_to_fail': broken}
         with tempfile.NamedTemporaryFile('w', suffix='.ini', dir=work, delete=False) as inv:
             for name, vm in vms.items():
