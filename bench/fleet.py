@@ -91,8 +91,10 @@ def main():
             # The role initialises the fresh NVDIMM's labels (system_ram_init_labels); the broken host gets kmem
             # blacklisted.
             if broken:
-                proc = pmemvm('ssh', '--state-dir', os.path.join(work, name), '--root', '--', 'sh', '-c',
-                              'echo "blacklist kmem" > /etc/modprobe.d/memtier-bench.conf')
+                # One string: ssh joins its arguments into one command line for the guest's shell.
+                proc = pmemvm('ssh', '--state-dir', os.path.join(work, name), '--root', '--',
+                              'echo "blacklist kmem" > /etc/modprobe.d/memtier-bench.conf && '
+                              'grep -qx "blacklist kmem" /etc/modprobe.d/memtier-bench.conf')
                 if proc.returncode != 0:
                     raise SystemExit('setting up %s failed: %s%s' % (name, proc.stdout, proc.stderr))
             result['hosts'][name] = {'suite': suite, 'made_to_fail': broken}
