@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(ROOT, '.cache', 'venv', 'bin')
 PMEMVM = [sys.executable, os.path.join(ROOT, 'playbooks', 'files', 'pmemvm.py')]
 HOSTS = (('deb11', 'bullseye', True), ('deb12', 'bookworm', False), ('deb13', 'trixie', False))  # name, suite, broken
-DEVICES = '[{"name": "fleet-ram", "region": "region0", "size": "1g"}]'
+DEVICES = [{'name': 'fleet-ram', 'region': 'region0', 'size': '1g'}]
 FORKS = 5  # ansible's default; the note below says what to use for 1,000 hosts
 
 
@@ -102,8 +102,8 @@ def main():
             for name, vm in vms.items():
                 inv.write('%s ansible_host=%s ansible_port=%s ansible_user=%s ansible_ssh_private_key_file=%s\n'
                           % (name, vm['address'], vm['port'], vm['user'], vm['identity_file']))
-        extra = ['-e', 'system_ram_devices=%s' % DEVICES, '-e', 'system_ram_init_labels=true',
-                 '-e', 'memtier_max_fail_percentage=50']
+        extra = ['-e', json.dumps({'system_ram_devices': DEVICES, 'system_ram_init_labels': True,
+                                   'memtier_max_fail_percentage': 50})]
         for run, playbook, args in (('extend_ram', 'memtier.pmem.extend_ram', extra),
                                     ('extend_ram_again', 'memtier.pmem.extend_ram', extra),
                                     ('report', 'memtier.pmem.report', [])):
