@@ -16,9 +16,10 @@ export PATH := $(BIN):$(PATH)
 # built and installed tarball: extensions/molecule/lab-bookworm/run.sh, which run-scenarios.sh runs instead of
 # molecule test); and cxl-trixie, CXL memory on Debian 13 (403 s from a fresh cache, its image build of 94 s
 # included; 251 s with the image cached). `make test-full` runs the rest (see README, "How it is
-# tested"): the role on Debian 11 and 13, the modules on Debian 11, 12 and 13, and the ndctl build from source.
+# tested"): the role on Debian 11 and 13, the modules on Debian 11, 12 and 13, the ndctl build from source, and
+# the upgrade of a host provisioned by release 0.1.0 (upgrade-bookworm).
 TEST_SCENARIOS := role-bookworm faults-bookworm faults-memmap-bookworm lab-bookworm cxl-trixie
-FULL_SCENARIOS := role-bullseye role-trixie modules-bullseye modules-bookworm modules-trixie role-source
+FULL_SCENARIOS := role-bullseye role-trixie modules-bullseye modules-bookworm modules-trixie role-source upgrade-bookworm
 SCENARIOS ?= $(TEST_SCENARIOS)
 JOBS ?= 1
 
