@@ -348,15 +348,13 @@ class BootTarget(Target):
                 # the same name under another uuid: a namespace made again; its old unit goes
                 for path, name in env_files.items():
                     if name == device['name'] and path != env:
-                        want[path] = None
-                        want[self.legacy_link(path.rsplit('/', 1)[1][:-len('.env')])] = None
+                        self.forget_legacy(want, path)
         # The devices given back lose their boot configuration, of either kind.
         for name in self.absent:
             want['%s/memtier-%s.conf' % (DAXCTL_CONF_DIR, name)] = None
             for path, env_name in env_files.items():
                 if env_name == name:
-                    want[path] = None
-                    want[self.legacy_link(path.rsplit('/', 1)[1][:-len('.env')])] = None
+                    self.forget_legacy(want, path)
         return want
 
     def check_tiering(self, host):
@@ -380,6 +378,11 @@ class BootTarget(Target):
         if self.params.get('promote_rate_limit_mbps'):
             live[PROMOTE_RATE] = str(self.params['promote_rate_limit_mbps'])
         return live
+
+    def forget_legacy(self, want, env):
+        """A per-uuid settings file and the link that enables its unit, both to be removed."""
+        want[env] = None
+        want[self.legacy_link(env.rsplit('/', 1)[1][:-len('.env')])] = None
 
     @staticmethod
     def legacy_link(uuid):
