@@ -1,9 +1,9 @@
-"""pmemvm.py -- throwaway QEMU (TCG) Debian VMs with emulated NVDIMMs, for tests.
+"""pmemvm.py -- throwaway QEMU (TCG) Debian VMs with emulated NVDIMMs, CXL or hmem memory, for tests.
 
 Usage (python3 playbooks/files/pmemvm.py ..., in a checkout; the lab playbooks lab_create.yml and
 lab_destroy.yml run it for molecule):
   pmemvm.py up --state-dir DIR [--suite bookworm] [--name NAME] [--ram 2G] [--smp 2]
-               [--nvdimm SPEC ...] [--cxl SIZE ...] [--qemu PATH]
+               [--nvdimm SPEC ...] [--cxl SIZE ...] [--hmem SIZE] [--qemu PATH]
                [--keep-state] [--timeout 240] [--append ARGS]
   pmemvm.py down --state-dir DIR [--purge]
   pmemvm.py status --state-dir DIR          (exit 0 if running, 3 if not)
@@ -31,6 +31,17 @@ CXL SIZE: one CXL type-3 volatile memory device of SIZE (a multiple of 256M) beh
     region commit fails) and no NVDIMM unless --nvdimm is also given; its PCI devices
     sit on pcie.0. Needs QEMU >= 8 (volatile-memdev): --qemu, else $PMEMVM_QEMU, else the
     private copy tools/setup-host.sh --cxl unpacks (QEMU_CXL below), else the system's.
+HMEM SIZE: a soft-reserved range of SIZE (a multiple of 128M), as firmware marks
+    EFI_MEMORY_SP memory ("Soft Reserved" in /proc/iomem, bound to dax_hmem as hmem.0 ->
+    dax0.0 on its own CPU-less NUMA node). QEMU cannot mark memory so; instead the range is
+    RAM of a memory-only NUMA node (the last one, after the NVDIMMs' nodes) starting at 4 GiB,
+    retyped by the kernel command line "memmap=SIZE%0x100000000-1+0xefffffff nokaslr"
+    (size%offset-oldtype+newtype: usable RAM to soft-reserved; without nokaslr the kernel can
+    land inside the range). "max-ram-below-4g=<--ram>" keeps all of node 0 below 4 GiB, so
+    --ram is at most 2G with --cxl (q35) and 3G without. Kernel 6.1 gives a devdax device,
+    6.12 a system-ram (kmem) one, onlined by Debian 13's policy unless --append
+    memhp_default_state=offline. No NVDIMM unless --nvdimm is also given. Proven with
+    --nvdimm none on bookworm and trixie; with NVDIMMs or --cxl it is built the same way, untried.
 down: SIGTERM (then SIGKILL after 10 s) to the QEMU in DIR/qemu.pid, only if that
     process's command line names DIR. A best-effort "sync" in the guest comes first.
     --purge then removes DIR (only a directory that pmemvm created).
@@ -250,22 +261,24 @@ def qemu_argv(args, image, info, disk, nvdimm_files, nvdimms, port):
     cpus = f"0-{args.smp - 1}"
     prog, extra = qemu_binary(args)
     cxl = args.cxl or []
+    hmem = args.hmem or 0
+    low = f",max-ram-below-4g={qemu_size(ram)}" if hmem else ""   # node 0 all below 4 GiB
     argv = [prog] + extra + ["-name", f"pmemvm-{args.name}",
                              "-accel", "tcg,tb-size=256",
                              "-cpu", "qemu64,-hypervisor" if cxl else "max", "-smp", str(args.smp)]
     pcie = ",bus=pcie.0" if cxl else ""
     if cxl:
-        total = ram + sum(size + label for size, label in nvdimms) + cxl_window(cxl)
+        total = ram + hmem + sum(size + label for size, label in nvdimms) + cxl_window(cxl)
         maxmem = -(-total // UNITS["G"]) * UNITS["G"]
-        argv += ["-machine", "q35,cxl=on" + (",nvdimm=on" if nvdimms else ""),
-                 "-m", f"{qemu_size(ram)},slots={len(nvdimms) + 1},maxmem={qemu_size(maxmem)}"]
+        argv += ["-machine", "q35,cxl=on" + (",nvdimm=on" if nvdimms else "") + low,
+                 "-m", f"{qemu_size(ram + hmem)},slots={len(nvdimms) + 1},maxmem={qemu_size(maxmem)}"]
     elif nvdimms:
-        total = ram + sum(size + label for size, label in nvdimms)
+        total = ram + hmem + sum(size + label for size, label in nvdimms)
         maxmem = -(-total // UNITS["G"]) * UNITS["G"]          # round up to GiB
-        argv += ["-machine", "pc,nvdimm=on",
-                 "-m", f"{qemu_size(ram)},slots={len(nvdimms) + 1},maxmem={qemu_size(maxmem)}"]
+        argv += ["-machine", "pc,nvdimm=on" + low,
+                 "-m", f"{qemu_size(ram + hmem)},slots={len(nvdimms) + 1},maxmem={qemu_size(maxmem)}"]
     else:
-        argv += ["-machine", "pc", "-m", qemu_size(ram)]
+        argv += ["-machine", "pc" + low, "-m", qemu_size(ram + hmem)]
     argv += ["-object", f"memory-backend-ram,id=ram0,size={qemu_size(ram)}",
              "-numa", f"node,nodeid=0,cpus={cpus},memdev=ram0"]
     for i, ((size, label), path) in enumerate(zip(nvdimms, nvdimm_files), 1):
@@ -274,6 +287,10 @@ def qemu_argv(args, image, info, disk, nvdimm_files, nvdimms, port):
                             f"mem-path={path},size={size + label}",
                  "-device", f"nvdimm,id=nvdimm{i},memdev=nvmem{i},node={i}"
                             + (f",label-size={label}" if label else "")]
+    if hmem:
+        node = len(nvdimms) + 1
+        argv += ["-object", f"memory-backend-ram,id=hmem0,size={qemu_size(hmem)}",
+                 "-numa", f"node,nodeid={node},memdev=hmem0"]
     if cxl:
         argv += ["-device", "pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1"]
         for i, size in enumerate(cxl):
@@ -283,6 +300,8 @@ def qemu_argv(args, image, info, disk, nvdimm_files, nvdimms, port):
                                 f"sn={CXL_SERIAL + i}"]
         argv += ["-M", f"cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size={qemu_size(cxl_window(cxl))}"]
     cmdline = info.get("cmdline", DEFAULT_CMDLINE)
+    if hmem:
+        cmdline += f" memmap={qemu_size(hmem)}%0x100000000-1+0xefffffff nokaslr"
     if args.append:
         cmdline += " " + args.append
     argv += ["-kernel", os.path.join(image, "vmlinuz"),
@@ -348,11 +367,20 @@ def on_signal(signum, _frame):
 def cmd_up(args):
     args.state_dir = os.path.abspath(args.state_dir)
     args.name = args.name or os.path.basename(args.state_dir)
-    nvdimms = [] if args.nvdimm == ["none"] or (args.cxl and not args.nvdimm) else \
+    nvdimms = [] if args.nvdimm == ["none"] or ((args.cxl or args.hmem) and not args.nvdimm) else \
         [parse_nvdimm(s) for s in (args.nvdimm or ["4G"])]
     for size in args.cxl or []:
         if size <= 0 or size % (256 << 20):
             log(f"--cxl {size}: a CXL device's size must be a positive multiple of 256M")
+            return 2
+    if args.hmem is not None:
+        most = 2 * UNITS["G"] if args.cxl else 3 * UNITS["G"]
+        if args.hmem <= 0 or args.hmem % (128 << 20):
+            log(f"--hmem {args.hmem}: the soft-reserved range must be a positive multiple of 128M")
+            return 2
+        if args.ram > most:
+            log(f"--hmem needs all of node 0 below 4 GiB: --ram {qemu_size(args.ram)} is more than "
+                f"{qemu_size(most)} on this machine type")
             return 2
     os.makedirs(args.state_dir, exist_ok=True)
     open(os.path.join(args.state_dir, MARKER), "a").close()
@@ -390,6 +418,7 @@ def cmd_up(args):
                                                 "file": p} for i, ((s, l), p)
                                                in enumerate(zip(nvdimms, files), 1)],
                         cxl=[{"size": s} for s in args.cxl or []],
+                        hmem={"size": args.hmem, "qemu_node": len(nvdimms) + 1} if args.hmem else None,
                         qemu=qemu_binary(args)[0])
         tmp = os.path.join(args.state_dir, "instance.json.tmp")
         with open(tmp, "w") as f:
@@ -487,6 +516,8 @@ def main(argv=None):
                     help="SIZE[:nolabel|:label=SIZE], repeatable (default 4G)")
     up.add_argument("--cxl", action="append", type=parse_size, metavar="SIZE",
                     help="a CXL type-3 volatile device of SIZE, repeatable (all under one host bridge)")
+    up.add_argument("--hmem", type=parse_size, metavar="SIZE",
+                    help="a soft-reserved (hmem) range of SIZE at 4 GiB on its own CPU-less node")
     up.add_argument("--qemu", help="the QEMU program (default: $PMEMVM_QEMU, for --cxl the private "
                                    "QEMU 10 when unpacked, else qemu-system-x86_64)")
     up.add_argument("--keep-state", action="store_true",
