@@ -1095,6 +1095,13 @@ def _meminfo_kib(text, key):
     return int(match.group(1)) if match else None
 
 
+def dax_address(host, name):
+    """Where a dax device's memory starts, in hex as /proc/iomem shows it (how system_ram_devices finds memory the
+    firmware exposes), or None."""
+    ranges = host.dax_ranges(name)
+    return '%#x' % ranges[0][0] if ranges else None
+
+
 def facts(host):
     """Everything pmem_info returns."""
     blocks = host.all_memory_blocks()
@@ -1102,7 +1109,7 @@ def facts(host):
     return {
         'regions': [region.to_dict() for region in host.regions],
         'namespaces': [ns.to_dict() for ns in host.namespaces],
-        'dax_devices': [dev.to_dict() for dev in host.dax_devices],
+        'dax_devices': [dict(dev.to_dict(), address=dax_address(host, dev.dev)) for dev in host.dax_devices],
         'memory': {
             'block_size': host.block_size,
             'auto_online_blocks': host.auto_online_blocks,

@@ -70,7 +70,10 @@ namespaces:
   type: list
   elements: dict
 dax_devices:
-  description: Dax devices with their mode, target node and memory blocks; same keys as in M(memtier.pmem.dax_reconfigure).
+  description:
+    - Dax devices with their mode, target node and memory blocks; the keys of M(memtier.pmem.dax_reconfigure)'s
+      C(device), and C(address), where the device's memory starts (hex; how
+      M(memtier.pmem.system_ram_devices) finds memory the firmware exposes; null when sysfs does not say).
   returned: always
   type: list
   elements: dict

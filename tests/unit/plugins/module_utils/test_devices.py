@@ -56,7 +56,7 @@ def test_every_bad_entry_is_named_before_anything_is_read():
         "(see memtier.pmem.pmem_info or 'ndctl list -R'); "
         "devices[3].align='3m' is not an alignment: use a power of two of 4k or more that the region supports, "
         "usually 4k, 2m or 1g (see supported_alignments in memtier.pmem.pmem_info); "
-        "devices[5].name=b is also devices[4].name: one entry per namespace; "
+        "devices[5].name=b is also devices[4].name: one entry per device; "
         "devices[6].size='0' is not a size: it must be more than 0. To take all the free space of the region, "
         "omit devices[6].size. Nothing was changed")
 
