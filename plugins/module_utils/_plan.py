@@ -501,17 +501,23 @@ def reconfigure_action(dev, mode):
     return Action('reconfigure', dev.dev, argv + [dev.dev], mode=mode)
 
 
-def plan_online(dev, movable, force, timeout):
-    """Actions that leave every memory block of a system-ram device online in the wanted zone."""
+def plan_online(dev, movable, force, timeout, policy=None):
+    """Actions that leave every memory block of a system-ram device online in the wanted zone. POLICY is the
+    kernel's auto-online policy (auto_online_blocks), named in the refusal when it put the blocks there."""
     zone = 'Movable' if movable else 'Normal'
     wrong = [b for b in dev.blocks if b.online and b.zone != zone]
     if wrong:
         if not force:
-            raise PmemError('%s has %d memory block(s) online in zone %s, wanted %s (movable=%s); set '
+            zones = sorted(set(b.zone or '?' for b in wrong))
+            why = ''
+            if policy not in (None, 'offline', 'unknown') and zones == ['Normal']:
+                # hmem and CXL dax devices come up in kmem mode on 6.3+, and the kernel onlines them at once
+                why = (' (the kernel onlined them by itself: %s/auto_online_blocks is %s; boot with '
+                       'memhp_default_state=offline to keep hot-added memory offline)' % (SYS_MEMORY, policy))
+            raise PmemError('%s has %d memory block(s) online in zone %s, wanted %s (movable=%s)%s; set '
                             'movable to match, or force: true to offline and re-online them (takes the memory '
                             'away for a moment and fails if the kernel has pinned it)'
-                            % (dev.dev, len(wrong), ', '.join(sorted(set(b.zone or '?' for b in wrong))), zone,
-                               movable))
+                            % (dev.dev, len(wrong), ', '.join(zones), zone, movable, why))
         return [Action('offline', dev.dev, None, timeout=timeout), online_action(dev, movable)]
     if dev.online_memblocks < dev.total_memblocks:
         return [online_action(dev, movable)]
@@ -654,7 +660,8 @@ def plan_memory(host, dev, params):
         raise PmemError('%s is in %s mode, so it has no memory to online; hand it to the kernel first with '
                         'memtier.pmem.dax_reconfigure mode=system-ram' % (dev.dev, dev.mode))
     movable = params.get('movable')
-    return plan_online(dev, True if movable is None else movable, bool(params.get('force')), timeout)
+    return plan_online(dev, True if movable is None else movable, bool(params.get('force')), timeout,
+                       host.auto_online_blocks)
 
 
 def plan_reconfigure(host, dev, params):
@@ -679,7 +686,7 @@ def plan_reconfigure(host, dev, params):
             if params.get('online', True):
                 actions.append(online_action(dev, movable))
         elif params.get('online', True):
-            actions.extend(plan_online(dev, movable, force, timeout))
+            actions.extend(plan_online(dev, movable, force, timeout, host.auto_online_blocks))
         return actions
     # mode == devdax
     if dev.mode == 'system-ram':
