@@ -19,9 +19,11 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.memtier.pmem.plugins.module_utils._boot import promote_rate_problem
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
-    PmemError, check_namespace_name, parse_align, parse_size, region_id,
+    PmemError, region_id,
 )
+from ansible_collections.memtier.pmem.plugins.module_utils._devices import normalize_entry
 
 # A prefix goes into shell commands, systemd units and meson options: plain path characters only.
 PREFIX_RE = re.compile(r'(?:/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+')
@@ -81,17 +83,19 @@ def _source(settings):
 
 
 def _device(where, device):
-    """Problems of one entry of system_ram_devices, on its own."""
-    if not isinstance(device, dict):
-        return ['%s=%r is not a device: give a dict such as {name: pmem-ram0, size: 12g}' % (where, device)]
-    if device.get('name') is None:
-        return ['%s.name is missing: every device is found by the name of its namespace, e.g. '
-                '{name: pmem-ram0}' % where]
-    found = [_problem(check_namespace_name, device['name'], where + '.name')]
-    for key, check in (('region', region_id), ('size', parse_size), ('align', parse_align)):
-        if device.get(key) is not None:
-            found.append(_problem(check, device[key], '%s.%s' % (where, key)))
-    return [msg for msg in found if msg]
+    """Problems of one entry of system_ram_devices, on its own (the modules' own validator)."""
+    try:
+        normalize_entry(device, where + '.')
+    except PmemError as exc:
+        return [exc.msg]
+    return []
+
+
+RELEASE = {
+    'namespace': 'takes its memory away from the running system and destroys the namespace and its data',
+    'cxl': 'takes its memory away from the running system and destroys the CXL region',
+    'address': 'takes its memory away from the running system (back to devdax)',
+}
 
 
 def _against_host(where, device, facts):
@@ -126,19 +130,9 @@ def _against_host(where, device, facts):
 
 
 def _tiering(settings):
-    option = 'system_ram_promote_rate_limit_mbps'
-    value = settings.get(option)
-    if value is None or value == '':
-        return None
-    try:
-        ok = not isinstance(value, bool) and int(str(value)) >= 1
-    except ValueError:
-        ok = False
-    if not ok:
-        return '%s=%r is not a rate: use a whole number of MB/s, 1 or more, or leave it out' % (option, value)
-    if not boolean(settings.get('system_ram_tiering'), strict=False):
-        return '%s is set but system_ram_tiering is false: set system_ram_tiering: true, or leave it out' % option
-    return None
+    return promote_rate_problem(settings.get('system_ram_promote_rate_limit_mbps'),
+                                boolean(settings.get('system_ram_tiering'), strict=False),
+                                'system_ram_promote_rate_limit_mbps', 'system_ram_tiering')
 
 
 def system_ram_problems(settings, facts=None):
@@ -168,11 +162,11 @@ def system_ram_problems(settings, facts=None):
             found.append('%s.name=%r is also %s.name: a namespace can be listed only once; merge the two entries'
                          % (where, device['name'], first[name]))
         first.setdefault(name, where)
+        kind = 'cxl' if device.get('cxl_memdevs') else 'address' if device.get('address') else 'namespace'
         if (device.get('state') or 'present') == 'absent' and not release:
-            found.append('%s (%s) has state: absent, which takes its memory away from the running system and '
-                         'destroys the namespace and its data; set system_ram_allow_release: true to allow it'
-                         % (where, name))
-        if not problems and not duplicate:
+            found.append('%s (%s) has state: absent, which %s; set system_ram_allow_release: true to allow it'
+                         % (where, name, RELEASE[kind]))
+        if not problems and not duplicate and kind == 'namespace':  # only namespaces are checked against the host
             valid.append((where, device))
     found.extend(_seconds(settings, option) for option in SECONDS)
     found.append(_prefix(settings.get('system_ram_ndctl_prefix')))

@@ -32,20 +32,20 @@ from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     DAXCTL_UDEV_RULE, DAXCTL_UNIT, DEMOTION, ETC_UDEV_RULES, NUMA_BALANCING, OFFLINE_POLICY_UNIT, PROMOTE_RATE,
     ROLE_MARKER, SYS_MEMORY, PmemError,
 )
+from ansible_collections.memtier.pmem.plugins.module_utils._devices import memdev_serials, normalize_entries
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target, find_namespace
 
 ETC_UNITS = '/etc/systemd/system'
 KMEM_CONF = '/etc/modules-load.d/memtier-kmem.conf'
 DAXCTL_CONF_DIR = '/etc/daxctl.conf.d'
-LEGACY_SCRIPT = '/usr/local/sbin/memtier-system-ram'
-LEGACY_UNIT = 'memtier-system-ram@.service'
-LEGACY_CONF_DIR = '/etc/memtier-pmem'
+HELPER_SCRIPT = '/usr/local/sbin/memtier-system-ram'
+HELPER_UNIT = 'memtier-system-ram@.service'
+HELPER_CONF_DIR = '/etc/memtier-pmem'
 TIERING_SYSCTL = '/etc/sysctl.d/60-memtier-tiering.conf'
 TIERING_TMPFILES = '/etc/tmpfiles.d/memtier-tiering.conf'
 NUMA_BALANCING_TIERING = 2  # kernel.numa_balancing: 1 NUMA balancing, 2 memory tiering (promotion), 3 both
 CONFIG_DAXCTL = 72  # the first daxctl with /etc/daxctl.conf.d (reconfigure-device --check-config)
 HEADER = '# Written by memtier.pmem (system_ram_boot); changes here are overwritten.\n'
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$')
 ENV_NAME_RE = re.compile(r'^MEMTIER_NAME=(.*)$', re.M)
 
 
@@ -115,10 +115,16 @@ def onliner_override(path, text):
     return '\n'.join(lines) + '\n'
 
 
-LEGACY_HELPER = '''\
-"""memtier-system-ram UUID: wait for the dax device of the namespace with this uuid, then hand it to the
-kernel as system RAM (online, ZONE_MOVABLE unless MEMTIER_MOVABLE=false). Started at boot by
-memtier-system-ram@UUID.service (daxctl before v72 has no configuration files)."""
+HELPER = '''\
+\"\"\"memtier-system-ram KEY: bring one device back as system RAM at boot (memtier.pmem.system_ram_boot).
+
+Started by memtier-system-ram@KEY.service with the settings of /etc/memtier-pmem/KEY.env. The device is
+- with MEMTIER_ADDRESS, the dax device whose memory starts there (memory the firmware exposes);
+- with MEMTIER_CXL_SERIALS, the dax device of the CXL RAM region over the memdevs of these serial numbers, in
+  this order; the region is created when it is not there (a region Linux made does not survive a reboot);
+- else the dax device of the PMem namespace whose uuid is KEY (daxctl before v72 has no configuration files).
+It waits up to MEMTIER_WAIT seconds for it, then hands it to the kernel as system RAM, online in ZONE_MOVABLE
+unless MEMTIER_MOVABLE=false.\"\"\"
 import json
 import os
 import subprocess
@@ -127,12 +133,14 @@ import time
 
 NDCTL = %(ndctl)s
 DAXCTL = %(daxctl)s
+CXL = %(cxl)s
+SYS_DAX = os.environ.get('MEMTIER_SYSFS', '/sys') + '/bus/dax/devices'
 
 
-def namespaces():
-    """The namespaces ndctl lists (a list, one object, or {"namespaces": [...]}; warnings before the JSON)."""
+def listing(argv):
+    \"\"\"The objects a tool lists as JSON (a list, one object, or {"key": [...]}; warnings before the JSON).\"\"\"
     try:
-        out = subprocess.run([NDCTL, 'list', '-N'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              universal_newlines=True, check=False).stdout
     except OSError:
         return []
@@ -143,27 +151,116 @@ def namespaces():
     except ValueError:
         return []
     if isinstance(data, dict):
-        data = data.get('namespaces', [data])
+        lists = [value for value in data.values() if isinstance(value, list)]
+        data = lists[0] if len(data) == 1 and lists else [data]
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
-def main(uuid):
-    wait = int(os.environ.get('MEMTIER_WAIT') or 120)
-    chardev = None
+def waiting(find, wait):
+    \"\"\"find() until it answers, once a second for up to ``wait`` seconds.\"\"\"
     for _ in range(max(wait, 1)):
-        chardev = next((ns.get('chardev') for ns in namespaces() if ns.get('uuid') == uuid and ns.get('chardev')), None)
-        if chardev and os.path.exists('/dev/' + chardev):
-            break
-        chardev = None
+        found = find()
+        if found:
+            return found
         time.sleep(1)
+    return None
+
+
+def namespace_device(uuid):
+    chardev = next((ns.get('chardev') for ns in listing([NDCTL, 'list', '-N'])
+                    if ns.get('uuid') == uuid and ns.get('chardev')), None)
+    return chardev if chardev and os.path.exists('/dev/' + chardev) else None
+
+
+def read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip(), 0)
+    except (OSError, ValueError):
+        return None
+
+
+def device_at(address):
+    \"\"\"The dax device whose memory starts at this physical address (mapping0/start, or resource).\"\"\"
+    try:
+        names = sorted(os.listdir(SYS_DAX))
+    except OSError:
+        return None
+    for name in names:
+        start = read_int('%%s/%%s/mapping0/start' %% (SYS_DAX, name))
+        if start is None:
+            start = read_int('%%s/%%s/resource' %% (SYS_DAX, name))
+        if start == address:
+            return name
+    return None
+
+
+def cxl_region(serials, size):
+    \"\"\"The CXL region over the memdevs of these serials, created in the first volatile-capable root decoder
+    that takes it when it is not there; None while the memdevs are not all there.\"\"\"
+    by_serial = dict((dev.get('serial'), dev.get('memdev')) for dev in listing([CXL, 'list', '-M']))
+    if not all(serial in by_serial for serial in serials):
+        return None
+    names = [by_serial[serial] for serial in serials]
+    for region in listing([CXL, 'list', '-R', '-T']):
+        if sorted(m.get('memdev') for m in region.get('mappings') or []) == sorted(names):
+            return region.get('region')
+    for decoder in listing([CXL, 'list', '-D', '-d', 'root']):
+        if not decoder.get('volatile_capable'):
+            continue
+        argv = [CXL, 'create-region', '-m', '-t', 'ram', '-d', decoder['decoder'], '-w', str(len(names))]
+        argv += (['-s', size] if size else []) + names
+        print(' '.join(argv))
+        sys.stdout.flush()
+        made = listing(argv)
+        if made and made[0].get('region'):
+            return made[0]['region']
+    return None
+
+
+def region_device(region):
+    \"\"\"The dax device of a CXL region, from daxctl's dax regions (whose path names the CXL region).\"\"\"
+    for dax_region in listing([DAXCTL, 'list', '-R', '-D', '--idle']):
+        if ('/%%s/dax_region' %% region) in (dax_region.get('path') or ''):
+            for dev in dax_region.get('devices') or []:
+                if dev.get('size'):
+                    return dev.get('chardev')
+    return None
+
+
+def mode_of(chardev):
+    return next((dev.get('mode') for dev in listing([DAXCTL, 'list', '-d', chardev])), None)
+
+
+def main(key):
+    wait = int(os.environ.get('MEMTIER_WAIT') or 120)
+    movable = os.environ.get('MEMTIER_MOVABLE', 'true') != 'false'
+    address = os.environ.get('MEMTIER_ADDRESS')
+    serials = os.environ.get('MEMTIER_CXL_SERIALS')
+    if address:
+        what = 'memory at %%s' %% address
+        chardev = waiting(lambda: device_at(int(address, 0)), wait)
+    elif serials:
+        wanted = [int(serial, 0) for serial in serials.split()]
+        what = 'the CXL region over serials %%s' %% serials
+        region = waiting(lambda: cxl_region(wanted, os.environ.get('MEMTIER_CXL_SIZE')), wait)
+        chardev = region and waiting(lambda: region_device(region), wait)
+    else:
+        what = 'namespace %%s' %% key
+        chardev = waiting(lambda: namespace_device(key), wait)
     if not chardev:
-        sys.stderr.write('no dax device for namespace %%s after %%ss\\n' %% (uuid, wait))
+        sys.stderr.write('no dax device for %%s after %%ss\\n' %% (what, wait))
         return 1
     subprocess.call(['modprobe', 'kmem'])
-    argv = [DAXCTL, 'reconfigure-device', '--mode=system-ram']
-    if os.environ.get('MEMTIER_MOVABLE', 'true') == 'false':
+    # A namespace's device comes up in devdax; since 6.3 the kernel binds a CXL region's (and on 6.12
+    # soft-reserved memory's) to kmem itself, and only the onlining is left.
+    if (address or serials) and mode_of(chardev) == 'system-ram':
+        argv = [DAXCTL, 'online-memory']
+    else:
+        argv = [DAXCTL, 'reconfigure-device', '--mode=system-ram']
+    if not movable:
         argv.append('--no-movable')
-    print('%%s: %%s %%s' %% (uuid, ' '.join(argv), chardev))
+    print('%%s: %%s %%s' %% (key, ' '.join(argv), chardev))
     sys.stdout.flush()
     os.execvp(argv[0], argv + [chardev])
 
@@ -173,23 +270,32 @@ if __name__ == '__main__':
 '''
 
 
-def legacy_helper(python, ndctl, daxctl):
-    """The boot helper for daxctl before v72: ndctl's JSON read with Python's json module."""
-    return '#!%s\n' % python + HEADER + LEGACY_HELPER % {'ndctl': json.dumps(ndctl), 'daxctl': json.dumps(daxctl)}
+def boot_helper(python, ndctl, daxctl, cxl='cxl'):
+    """The boot helper (devices other than namespaces, and namespaces with daxctl before v72): the tools' JSON
+    read with Python's json module."""
+    return '#!%s\n' % python + HEADER + HELPER % {'ndctl': json.dumps(ndctl), 'daxctl': json.dumps(daxctl),
+                                                 'cxl': json.dumps(cxl)}
 
 
-def legacy_unit():
-    return (HEADER + '# Brings the dax device of persistent memory namespace %i (uuid) back as system RAM at boot\n'
-            '# (daxctl before v72 has no configuration files).\n'
-            '[Unit]\nDescription=Persistent memory namespace %i as system RAM (memtier.pmem)\n'
+def helper_unit():
+    return (HEADER + '# Brings device %i back as system RAM at boot: a CXL region (created again), memory the firmware\n'
+            '# exposes, or the namespace of uuid %i with daxctl before v72 (which has no configuration files).\n'
+            '[Unit]\nDescription=Device %i as system RAM (memtier.pmem)\n'
             'After=systemd-udev-trigger.service systemd-modules-load.service\n\n'
-            '[Service]\nType=oneshot\nRemainAfterExit=yes\nEnvironmentFile=' + LEGACY_CONF_DIR + '/%i.env\n'
-            'ExecStart=' + LEGACY_SCRIPT + ' %i\n\n[Install]\nWantedBy=multi-user.target\n')
+            '[Service]\nType=oneshot\nRemainAfterExit=yes\nEnvironmentFile=' + HELPER_CONF_DIR + '/%i.env\n'
+            'ExecStart=' + HELPER_SCRIPT + ' %i\n\n[Install]\nWantedBy=multi-user.target\n')
 
 
-def legacy_env(name, movable, wait):
-    return ('# Managed by memtier.pmem.system_ram\nMEMTIER_NAME=%s\nMEMTIER_MOVABLE=%s\nMEMTIER_WAIT=%d\n'
+def helper_env(name, movable, wait, address=None, serials=None, size=None):
+    text = ('# Managed by memtier.pmem.system_ram\nMEMTIER_NAME=%s\nMEMTIER_MOVABLE=%s\nMEMTIER_WAIT=%d\n'
             % (name, 'true' if movable else 'false', wait))
+    if address is not None:
+        text += 'MEMTIER_ADDRESS=%#x\n' % address
+    if serials:
+        text += 'MEMTIER_CXL_SERIALS=%s\n' % ' '.join('%#x' % serial for serial in serials)
+    if size:
+        text += 'MEMTIER_CXL_SIZE=%d\n' % size
+    return text
 
 
 def tiering_sysctl(rate_limit):
@@ -207,6 +313,23 @@ def tiering_tmpfiles():
 
 def link(target):
     return '-> ' + target
+
+
+def promote_rate_problem(value, tiering, rate_option='promote_rate_limit_mbps', tiering_option='tiering'):
+    """What is wrong with a promotion rate limit (None, or a whole number of MB/s given with tiering on), or None;
+    the module and the role's variables are checked by this one rule."""
+    if value is None or value == '':
+        return None
+    try:
+        ok = not isinstance(value, bool) and int(str(value)) >= 1
+    except ValueError:
+        ok = False
+    if not ok:
+        return ('%s=%r is not a rate: use a whole number of MB/s, 1 or more, or leave it out for the kernel\'s default'
+                % (rate_option, value))
+    if not tiering:
+        return '%s is set but %s is false: set %s: true, or leave it out' % (rate_option, tiering_option, tiering_option)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,31 +368,19 @@ class BootTarget(Target):
     def __init__(self, params):
         self.params = params
         problems = []
-        self.devices = []
-        seen = set()
-        self.absent = []
-        for index, entry in enumerate(params['devices'] or []):
-            name = entry.get('name')
-            if not isinstance(name, str) or not NAME_RE.match(name):
-                problems.append('devices[%d].name=%r is not a namespace name: use 1 to 63 letters, digits, ".", "_" '
-                                'or "-", starting with a letter or digit' % (index, name))
-                continue
-            if name in seen:
-                problems.append('devices[%d].name=%s is listed twice: one entry per namespace' % (index, name))
-            seen.add(name)
-            if entry.get('state') == 'absent':
-                self.absent.append(name)
-            else:
-                self.devices.append({'name': name, 'movable': entry.get('movable', True) is not False})
+        try:
+            entries = normalize_entries(params['devices'])
+        except PmemError as exc:
+            problems.append(exc.msg[:-len('. Nothing was changed')])
+            entries = []
+        self.devices = [want for want in entries if want['state'] != 'absent']
+        self.absent = [want for want in entries if want['state'] == 'absent']
         if params['boot_wait'] < 1:
             problems.append('boot_wait=%s must be 1 or more seconds' % params['boot_wait'])
-        if params.get('promote_rate_limit_mbps') is not None and params['promote_rate_limit_mbps'] < 1:
-            problems.append('promote_rate_limit_mbps=%s must be 1 or more MB/s (or left out for the kernel\'s default)'
-                            % params['promote_rate_limit_mbps'])
-        if params.get('promote_rate_limit_mbps') and not params.get('tiering'):
-            problems.append('promote_rate_limit_mbps is set but tiering is false: set tiering: true, or leave it out')
+        problems.append(promote_rate_problem(params.get('promote_rate_limit_mbps'), params.get('tiering')))
         if params['override_onliners'] and params['restore_onliners']:
             problems.append('override_onliners and restore_onliners are both true: choose one')
+        problems = [problem for problem in problems if problem]
         if problems:
             raise PmemError('; '.join(problems) + '. Nothing was changed')
         self.waiting = []
@@ -277,19 +388,19 @@ class BootTarget(Target):
     # -- reading ------------------------------------------------------------------------------
 
     def tools(self, host):
-        """The ndctl and daxctl the boot configuration runs: the ones the module was given (bin_dir) by
+        """The ndctl, daxctl and cxl the boot configuration runs: the ones the module was given (bin_dir) by
         full path, else the distribution's by name."""
         bin_dir = self.params.get('bin_dir')
         if bin_dir:
-            return bin_dir.rstrip('/') + '/ndctl', bin_dir.rstrip('/') + '/daxctl'
-        return 'ndctl', 'daxctl'
+            return tuple(bin_dir.rstrip('/') + '/' + tool for tool in ('ndctl', 'daxctl', 'cxl'))
+        return 'ndctl', 'daxctl', 'cxl'
 
-    def legacy_env_files(self, host):
+    def helper_env_files(self, host):
         """{path: name} of the per-uuid settings the boot units read (daxctl before v72)."""
         found = {}
-        for entry in host.runner.listdir(LEGACY_CONF_DIR) or []:
+        for entry in host.runner.listdir(HELPER_CONF_DIR) or []:
             if entry.endswith('.env'):
-                path = '%s/%s' % (LEGACY_CONF_DIR, entry)
+                path = '%s/%s' % (HELPER_CONF_DIR, entry)
                 match = ENV_NAME_RE.search(host.runner.read(path) or '')
                 found[path] = match.group(1).strip() if match else None
         return found
@@ -299,7 +410,7 @@ class BootTarget(Target):
         params = self.params
         want = {}
         boot = host.boot
-        ndctl, daxctl = self.tools(host)
+        ndctl, daxctl, cxl = self.tools(host)
         if params['kmem']:
             want[KMEM_CONF] = kmem_conf()
         if params['keep_offline'] and (host.auto_online_blocks not in ('offline', 'unknown')
@@ -323,38 +434,50 @@ class BootTarget(Target):
             want[TIERING_SYSCTL] = None
             want[TIERING_TMPFILES] = None
         major = host.tool_major('daxctl') or 0
-        namespaces = dict((name, find_namespace(host, name)) for name in [d['name'] for d in self.devices] + self.absent)
-        self.waiting = [d['name'] for d in self.devices if namespaces[d['name']] is None or not namespaces[d['name']].uuid]
-        present = [dict(d, uuid=namespaces[d['name']].uuid) for d in self.devices if d['name'] not in self.waiting]
-        env_files = self.legacy_env_files(host)
+        pmem = [d for d in self.devices if d['kind'] == 'namespace']
+        others = [d for d in self.devices if d['kind'] != 'namespace']
+        namespaces = dict((d['name'], find_namespace(host, d['name'])) for d in pmem)
+        self.waiting = [d['name'] for d in pmem if namespaces[d['name']] is None or not namespaces[d['name']].uuid]
+        present = [dict(d, uuid=namespaces[d['name']].uuid) for d in pmem if d['name'] not in self.waiting]
+        env_files = self.helper_env_files(host)
+        helped = others + (present if major < CONFIG_DAXCTL else [])
         if major >= CONFIG_DAXCTL:
             for device in present:
                 want['%s/memtier-%s.conf' % (DAXCTL_CONF_DIR, device['name'])] = daxctl_conf(
                     device['name'], device['uuid'], device['movable'])
-            if self.devices:
+            if pmem:
                 unit = '%s/%s' % (ETC_UNITS, DAXCTL_UNIT)
                 if not boot['daxctl_unit'] or params.get('bin_dir') or HEADER in (host.runner.read(unit) or ''):
                     want[unit] = daxctl_unit(daxctl, bool(params.get('bin_dir')))
                 rule = '%s/%s' % (ETC_UDEV_RULES, DAXCTL_UDEV_RULE)
                 if boot['daxctl_udev_rule'] != 'ok':
                     want[rule] = daxctl_rule()
-        elif self.devices:
-            want[LEGACY_SCRIPT] = legacy_helper(sys.executable, ndctl, daxctl)
-            want['%s/%s' % (ETC_UNITS, LEGACY_UNIT)] = legacy_unit()
-            for device in present:
-                env = '%s/%s.env' % (LEGACY_CONF_DIR, device['uuid'])
-                want[env] = legacy_env(device['name'], device['movable'], params['boot_wait'])
-                want[self.legacy_link(device['uuid'])] = link('%s/%s' % (ETC_UNITS, LEGACY_UNIT))
-                # the same name under another uuid: a namespace made again; its old unit goes
-                for path, name in env_files.items():
-                    if name == device['name'] and path != env:
-                        self.forget_legacy(want, path)
+        if helped or (pmem and major < CONFIG_DAXCTL):
+            want[HELPER_SCRIPT] = boot_helper(sys.executable, ndctl, daxctl, cxl)
+            want['%s/%s' % (ETC_UNITS, HELPER_UNIT)] = helper_unit()
+        for device in helped:
+            # a namespace by its uuid; a CXL region or firmware memory by its name
+            key = device.get('uuid') or device['name']
+            env = '%s/%s.env' % (HELPER_CONF_DIR, key)
+            if device['kind'] == 'cxl':
+                want[env] = helper_env(device['name'], device['movable'], params['boot_wait'],
+                                       serials=memdev_serials(host, device), size=device['cxl']['size'])
+            else:
+                want[env] = helper_env(device['name'], device['movable'], params['boot_wait'], address=device.get('address'))
+            want[self.helper_link(key)] = link('%s/%s' % (ETC_UNITS, HELPER_UNIT))
+            # the same name under another key: a namespace made again, or another kind of device; its old unit goes
+            for path, name in env_files.items():
+                if name == device['name'] and path != env:
+                    self.forget_helper(want, path)
         # The devices given back lose their boot configuration, of either kind.
-        for name in self.absent:
-            want['%s/memtier-%s.conf' % (DAXCTL_CONF_DIR, name)] = None
+        for device in self.absent:
+            if device['kind'] == 'namespace':
+                want['%s/memtier-%s.conf' % (DAXCTL_CONF_DIR, device['name'])] = None
+            else:
+                self.forget_helper(want, '%s/%s.env' % (HELPER_CONF_DIR, device['name']))
             for path, env_name in env_files.items():
-                if env_name == name:
-                    self.forget_legacy(want, path)
+                if env_name == device['name']:
+                    self.forget_helper(want, path)
         return want
 
     def check_tiering(self, host):
@@ -379,14 +502,14 @@ class BootTarget(Target):
             live[PROMOTE_RATE] = str(self.params['promote_rate_limit_mbps'])
         return live
 
-    def forget_legacy(self, want, env):
+    def forget_helper(self, want, env):
         """A per-uuid settings file and the link that enables its unit, both to be removed."""
         want[env] = None
-        want[self.legacy_link(env.rsplit('/', 1)[1][:-len('.env')])] = None
+        want[self.helper_link(env.rsplit('/', 1)[1][:-len('.env')])] = None
 
     @staticmethod
-    def legacy_link(uuid):
-        return '%s/multi-user.target.wants/%s' % (ETC_UNITS, LEGACY_UNIT.replace('@', '@' + uuid))
+    def helper_link(uuid):
+        return '%s/multi-user.target.wants/%s' % (ETC_UNITS, HELPER_UNIT.replace('@', '@' + uuid))
 
     def current(self, host, path):
         target = host.runner.readlink(path)
@@ -419,7 +542,7 @@ class BootTarget(Target):
             elif text.startswith('-> '):
                 actions.append(FileAction('link', path, to=text[3:]))
             else:
-                mode = 0o755 if path == LEGACY_SCRIPT else 0o644
+                mode = 0o755 if path == HELPER_SCRIPT else 0o644
                 actions.append(FileAction('put_file', path, text=text, mode=mode))
         changed = [action.target for action in actions if isinstance(action, FileAction) and action.kind != 'write']
         if any(unit_file(path) for path in changed):

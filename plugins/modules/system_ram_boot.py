@@ -26,12 +26,17 @@ description:
     overridden in C(/etc/udev/rules.d) by a copy with only its memory onlining rules turned off (rules the host
     overrides itself are left alone); with O(restore_onliners=true) those overrides are removed once no dax device
     is in system-ram mode.
-  - Each device of O(devices) (by namespace name) comes back at boot as online system RAM in its zone - with
+  - Each device of O(devices) comes back at boot as online system RAM in its zone. A PMem namespace (by name) - with
     daxctl v72 and later through daxctl's own configuration (C(/etc/daxctl.conf.d/memtier-NAME.conf), plus the
     udev rule and C(daxdev-reconfigure@.service) daxctl needs when the distribution's are missing or broken, as
-    on Debian 12); before v72 (Debian 11) through a oneshot unit per namespace uuid that runs a small helper under
-    the Python this module ran under. The boot configuration of each device with O(devices[].state=absent) is
-    removed.
+    on Debian 12); before v72 (Debian 11) through a oneshot unit per namespace uuid (C(memtier-system-ram@UUID))
+    that runs a small helper under the Python this module ran under.
+  - A CXL region (O(devices[].cxl_memdevs)) and memory the firmware exposes (O(devices[].address)) through the same
+    helper, one unit per device name (C(memtier-system-ram@NAME), settings in C(/etc/memtier-pmem/NAME.env)). A CXL
+    region that Linux created does not survive a reboot - the helper creates it again over the memdevs of the same
+    serial numbers (names change between boots; a memdev without a serial number is refused), waits for its dax
+    device and onlines it; for firmware memory it waits for the dax device that starts at the address.
+  - The boot configuration of each device with O(devices[].state=absent) is removed.
   - A device whose namespace does not exist yet (check mode, before M(memtier.pmem.system_ram_devices) made it) is
     left out and named in RV(waiting); run the module again once it exists.
   - Files written by earlier versions of the role under the same names are recognised and rewritten, not duplicated.
@@ -44,9 +49,9 @@ extends_documentation_fragment:
 options:
   devices:
     description:
-      - The devices, each named by its namespace name - the same list as M(memtier.pmem.system_ram_devices) takes
-        (its other keys, O(devices[].region), O(devices[].size), O(devices[].map) and O(devices[].align), are
-        accepted and not used here).
+      - The devices - the same list as M(memtier.pmem.system_ram_devices) takes, checked by the same rules (its
+        keys O(devices[].region), O(devices[].map), O(devices[].align) and O(devices[].force) are accepted and not
+        used here).
       - A device with O(devices[].state=present) is brought back at boot; one with O(devices[].state=absent) loses
         its boot configuration.
     type: list
@@ -54,9 +59,16 @@ options:
     default: []
     suboptions:
       name:
-        description: Namespace name.
+        description: The device's name (for a PMem namespace, its name).
         type: str
         required: true
+      cxl_memdevs:
+        description: A CXL RAM region over these memdevs (serial numbers or V(memN) names, resolved to serials now).
+        type: list
+        elements: str
+      address:
+        description: Memory the firmware exposes, by the physical address where its dax device starts.
+        type: str
       movable:
         description: Online the memory in ZONE_MOVABLE (V(true)) or ZONE_NORMAL (V(false)) at boot.
         type: bool
@@ -70,8 +82,12 @@ options:
         description: Not used here (see M(memtier.pmem.system_ram_devices)).
         type: str
       size:
-        description: Not used here.
+        description: For a CXL region, its size (created again with it); not used for a namespace.
         type: str
+      force:
+        description: Not used here.
+        type: bool
+        default: false
       map:
         description: Not used here.
         type: str
@@ -173,7 +189,8 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memtier.pmem.plugins.module_utils._boot import BootTarget
-from ansible_collections.memtier.pmem.plugins.module_utils._module import converge
+from ansible_collections.memtier.pmem.plugins.module_utils._cxl import CxlHost
+from ansible_collections.memtier.pmem.plugins.module_utils._module import converge, host_for
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import BIN_DIR_OPTION, LOCK_OPTION, PmemError
 
 
@@ -182,6 +199,9 @@ def main():
         argument_spec=dict(
             devices=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),
+                cxl_memdevs=dict(type='list', elements='str'),
+                address=dict(type='str'),
+                force=dict(type='bool', default=False),
                 movable=dict(type='bool', default=True),
                 state=dict(type='str', default='present', choices=['present', 'absent']),
                 region=dict(type='str'), size=dict(type='str'), map=dict(type='str'), align=dict(type='str'),
@@ -201,7 +221,7 @@ def main():
         target = BootTarget(module.params)
     except PmemError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    converge(module, 'boot', target, extra=target.extra)
+    converge(module, 'boot', target, extra=target.extra, host=host_for(module, host_class=CxlHost))
 
 
 if __name__ == '__main__':

@@ -34,14 +34,14 @@ def test_second_run_changes_nothing_bookworm():
 def test_second_run_changes_nothing_bullseye_and_an_old_layout_is_rewritten_in_place():
     """A host provisioned by the role before 0.2.0 (a shell boot helper, its units under the same names):
     the helper is rewritten, nothing is added beside it, and the next run changes nothing."""
-    old = {'files': {_boot.LEGACY_SCRIPT: '#!/bin/sh\n# Ansible managed\nawk ...\n'},
+    old = {'files': {_boot.HELPER_SCRIPT: '#!/bin/sh\n# Ansible managed\nawk ...\n'},
            'links': {}}
     runner = ScriptedRunner('bullseye/02-devdax', old,
                             script=[{'cmd': 'systemctl daemon-reload'},
                                     {'cmd': 'modprobe kmem', 'then': {'dirs': {'/sys/bus/dax/drivers/kmem': ['bind']}}}])
     first = run_module('system_ram_boot', dict(ALL, devices=[{'name': 'pmem-ram'}]), runner)
-    assert 'write %s' % _boot.LEGACY_SCRIPT in first['commands']
-    assert runner.state['files'][_boot.LEGACY_SCRIPT].startswith('#!%s\n' % sys.executable)
+    assert 'write %s' % _boot.HELPER_SCRIPT in first['commands']
+    assert runner.state['files'][_boot.HELPER_SCRIPT].startswith('#!%s\n' % sys.executable)
     wants = [p for p in runner.state['links'] if 'multi-user.target.wants/memtier-system-ram@' in p]
     assert wants == ['/etc/systemd/system/multi-user.target.wants/memtier-system-ram@fd0d3378-eabf-4814-a0e2-d910d5c49677.service']
     again = ScriptedRunner('bullseye/02-devdax')
@@ -114,7 +114,7 @@ def test_unit_runs_daxctl_as_one_systemd_word():
 
 def test_only_overrides_carry_the_marker_pmem_info_counts_as_the_roles():
     from ansible_collections.memtier.pmem.plugins.module_utils._pmem import ROLE_MARKER
-    for text in (_boot.daxctl_rule(), _boot.daxctl_unit('daxctl', False), _boot.offline_unit(), _boot.legacy_unit(),
+    for text in (_boot.daxctl_rule(), _boot.daxctl_unit('daxctl', False), _boot.offline_unit(), _boot.helper_unit(),
                  _boot.daxctl_conf('a', 'u', True)):
         assert ROLE_MARKER not in text
     assert ROLE_MARKER in _boot.onliner_override('/x', '')
@@ -132,7 +132,7 @@ def boot_helper(tmp_path, ndctl_out, movable='true'):
     (stubs / 'modprobe').write_text('#!/bin/sh\necho "modprobe $*" >> "$LOG.modprobe"\n')
     for stub in stubs.iterdir():
         stub.chmod(0o755)
-    script = _boot.legacy_helper(sys.executable, str(stubs / 'ndctl'), str(stubs / 'daxctl'))
+    script = _boot.boot_helper(sys.executable, str(stubs / 'ndctl'), str(stubs / 'daxctl'))
     helper = tmp_path / 'memtier-system-ram'
     helper.write_text(script)
     helper.chmod(0o755)
@@ -161,3 +161,116 @@ def test_boot_helper_gives_up_after_the_wait(tmp_path):
     assert result.returncode == 1
     assert 'no dax device for namespace %s after 2s' % UUID in result.stderr
     assert not log.exists()
+
+
+def run_helper(tmp_path, stubs, env):
+    """The boot helper with stub tools (shell scripts by name) and settings as its .env file would give them."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    for name, text in stubs.items():
+        (bin_dir / name).write_text('#!/bin/sh\n' + text)
+        (bin_dir / name).chmod(0o755)
+    helper = tmp_path / 'memtier-system-ram'
+    helper.write_text(_boot.boot_helper(sys.executable, str(bin_dir / 'ndctl'), str(bin_dir / 'daxctl'),
+                                        str(bin_dir / 'cxl')))
+    helper.chmod(0o755)
+    log = tmp_path / 'log'
+    full = dict(os.environ, PATH='%s:%s' % (bin_dir, os.environ['PATH']), MEMTIER_WAIT='2', LOG=str(log), **env)
+    result = subprocess.run([str(helper), env['MEMTIER_NAME']], env=full, capture_output=True, text=True, check=False)
+    return result, log.read_text() if log.exists() else ''
+
+
+MODPROBE = 'echo "modprobe $*" >> "$LOG"\n'
+
+
+def test_boot_helper_onlines_firmware_memory_found_by_its_address(tmp_path):
+    """Issue 10, item 4: soft-reserved memory on 6.12 comes up in kmem mode; only onlining is left."""
+    sysfs = tmp_path / 'sys'
+    for name, start in (('dax0.0', '0x100000000'), ('dax1.0', '0x300000000')):
+        (sysfs / 'bus/dax/devices' / name / 'mapping0').mkdir(parents=True)
+        (sysfs / 'bus/dax/devices' / name / 'mapping0/start').write_text(start + '\n')
+    daxctl = ('case "$*" in "list -d dax1.0") echo \'[{"chardev":"dax1.0","mode":"system-ram"}]\';;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n')
+    result, log = run_helper(tmp_path, {'daxctl': daxctl, 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x300000000', 'MEMTIER_MOVABLE': 'true',
+                              'MEMTIER_SYSFS': str(sysfs)})
+    assert result.returncode == 0, result.stderr
+    assert log == 'modprobe kmem\ndaxctl online-memory dax1.0\n'
+
+
+def test_boot_helper_hands_firmware_memory_in_devdax_to_kmem(tmp_path):
+    """On 6.1 soft-reserved memory comes up in devdax mode."""
+    sysfs = tmp_path / 'sys'
+    (sysfs / 'bus/dax/devices/dax0.0').mkdir(parents=True)
+    (sysfs / 'bus/dax/devices/dax0.0/resource').write_text('0x100000000\n')
+    daxctl = ('case "$*" in "list -d dax0.0") echo \'{"chardev":"dax0.0","mode":"devdax"}\';;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n')
+    result, log = run_helper(tmp_path, {'daxctl': daxctl, 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x100000000', 'MEMTIER_MOVABLE': 'false',
+                              'MEMTIER_SYSFS': str(sysfs)})
+    assert result.returncode == 0, result.stderr
+    assert log == 'modprobe kmem\ndaxctl reconfigure-device --mode=system-ram --no-movable dax0.0\n'
+
+
+def test_boot_helper_gives_up_when_no_device_starts_at_the_address(tmp_path):
+    (tmp_path / 'sys/bus/dax/devices').mkdir(parents=True)
+    result, log = run_helper(tmp_path, {'daxctl': 'echo "daxctl $*" >> "$LOG"\n', 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x100000000',
+                              'MEMTIER_SYSFS': str(tmp_path / 'sys')})
+    assert result.returncode == 1
+    assert 'no dax device for memory at 0x100000000 after 2s' in result.stderr
+    assert log == ''
+
+
+CXL_MEMDEVS = ('[{"memdev":"mem0","serial":1297350657},{"memdev":"mem1","serial":1297350656}]')
+
+
+def test_boot_helper_creates_the_cxl_region_again_over_the_memdevs_of_its_serials(tmp_path):
+    """Issue 10, item 4: a CXL region Linux made is gone after a reboot; the memdevs are found by serial (their
+    names changed: serial ...656 is mem1 now), the region is made in the first volatile-capable root decoder,
+    and its dax device, which the kernel put in kmem mode, is onlined."""
+    cxl = ('echo "cxl $*" >> "$LOG"\ncase "$*" in\n'
+           '"list -M") echo \'%s\';;\n'
+           '"list -R -T") ;;\n'
+           '"list -D -d root") echo \'[{"decoder":"decoder0.0","pmem_capable":true},'
+           '{"decoder":"decoder0.1","volatile_capable":true}]\';;\n'
+           'create-region*) echo \'{"region":"region3","size":2147483648}\';;\n'
+           'esac\n' % CXL_MEMDEVS)
+    daxctl = ('case "$*" in\n'
+              '"list -R -D --idle") echo \'[{"path":"/platform/ACPI0017:00/root0/decoder0.1/region3/dax_region3",'
+              '"id":3,"devices":[{"chardev":"dax3.0","size":2147483648,"mode":"system-ram"}]}]\';;\n'
+              '"list -d dax3.0") echo \'[{"chardev":"dax3.0","mode":"system-ram"}]\';;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n')
+    result, log = run_helper(tmp_path, {'cxl': cxl, 'daxctl': daxctl, 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'cxl-ram0', 'MEMTIER_CXL_SERIALS': '0x4d540000 0x4d540001'})
+    assert result.returncode == 0, result.stderr
+    assert log.splitlines() == [
+        'cxl list -M', 'cxl list -R -T', 'cxl list -D -d root',
+        'cxl create-region -m -t ram -d decoder0.1 -w 2 mem1 mem0',
+        'modprobe kmem', 'daxctl online-memory dax3.0']
+
+
+def test_boot_helper_uses_a_cxl_region_that_is_there(tmp_path):
+    """A region over the same memdevs (the BIOS, or an earlier start of the unit, made it) is not made twice."""
+    cxl = ('echo "cxl $*" >> "$LOG"\ncase "$*" in\n"list -M") echo \'%s\';;\n'
+           '"list -R -T") echo \'[{"region":"region0","mappings":[{"position":1,"memdev":"mem0"},'
+           '{"position":0,"memdev":"mem1"}]}]\';;\nesac\n' % CXL_MEMDEVS)
+    daxctl = ('case "$*" in\n'
+              '"list -R -D --idle") echo \'[{"path":"/platform/ACPI0017:00/root0/decoder0.0/region0/dax_region0",'
+              '"id":0,"devices":[{"chardev":"dax0.0","size":0},{"chardev":"dax0.1","size":2147483648}]}]\';;\n'
+              '"list -d dax0.1") echo \'[{"chardev":"dax0.1","mode":"devdax"}]\';;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n')
+    result, log = run_helper(tmp_path, {'cxl': cxl, 'daxctl': daxctl, 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'cxl-ram0', 'MEMTIER_CXL_SERIALS': '0x4d540000 0x4d540001'})
+    assert result.returncode == 0, result.stderr
+    assert log.splitlines() == ['cxl list -M', 'cxl list -R -T', 'modprobe kmem',
+                                'daxctl reconfigure-device --mode=system-ram dax0.1']
+
+
+def test_boot_helper_waits_for_the_memdevs_then_gives_up(tmp_path):
+    cxl = 'echo "cxl $*" >> "$LOG"\necho \'[{"memdev":"mem0","serial":1297350656}]\'\n'
+    result, log = run_helper(tmp_path, {'cxl': cxl, 'daxctl': 'echo "daxctl $*" >> "$LOG"\n', 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'cxl-ram0', 'MEMTIER_CXL_SERIALS': '0x4d540000 0x4d540001'})
+    assert result.returncode == 1
+    assert 'no dax device for the CXL region over serials 0x4d540000 0x4d540001 after 2s' in result.stderr
+    assert log.splitlines() == ['cxl list -M', 'cxl list -M']
