@@ -1123,7 +1123,7 @@ def facts(host):
         'kmem_loaded': host.kmem_loaded,
         'kmem': dict(host.kmem, problem=host.kmem_problem(at_boot=True)),
         'device_model': host.device_model,
-        'tools': dict((tool, host.runner.tool_path(tool)) for tool in TOOLS + ('numactl',)),
+        'tools': dict((tool, host.runner.tool_path(tool)) for tool in TOOLS + ('numactl', 'cxl')),
         'holders': host.holders(),
         'boot': host.boot,
     }

@@ -161,10 +161,10 @@ kmem:
 tools:
   description:
     - The C(ndctl) and C(daxctl) the modules run (from O(bin_dir), a build under O(build_prefix), or the E(PATH)), and
-      C(numactl) (E(PATH)); null when missing.
+      C(numactl) and C(cxl) (E(PATH)); null when missing.
   returned: always
   type: dict
-  sample: {ndctl: /usr/bin/ndctl, daxctl: /usr/bin/daxctl, numactl: /usr/bin/numactl}
+  sample: {ndctl: /usr/bin/ndctl, daxctl: /usr/bin/daxctl, numactl: /usr/bin/numactl, cxl: null}
 ndctl_build:
   description:
     - With O(build_prefix), the ndctl build under it - the version its stamp records (null without a stamp) and its

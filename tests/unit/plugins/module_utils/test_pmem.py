@@ -211,4 +211,5 @@ def test_facts_report_numactl_with_the_tools(fixture_host):
     from ansible_collections.memtier.pmem.plugins.module_utils._pmem import facts
     host = fixture_host('bookworm/02-devdax')
     host.runner.tools['numactl'] = '/usr/bin/numactl'
-    assert facts(host)['tools'] == {'ndctl': '/usr/bin/ndctl', 'daxctl': '/usr/bin/daxctl', 'numactl': '/usr/bin/numactl'}
+    assert facts(host)['tools'] == {'ndctl': '/usr/bin/ndctl', 'daxctl': '/usr/bin/daxctl', 'numactl': '/usr/bin/numactl',
+                                    'cxl': None}
