@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 # included; 251 s with the image cached). `make test-full` runs the rest (see README, "How it is
 # tested"): the role on Debian 11 and 13, the modules on Debian 11, 12 and 13, the ndctl build from source, and
 # the upgrade of a host provisioned by release 0.1.0 (upgrade-bookworm).
-TEST_SCENARIOS := role-bookworm faults-bookworm faults-memmap-bookworm lab-bookworm cxl-trixie
+TEST_SCENARIOS := role-bookworm faults-bookworm faults-memmap-bookworm lab-bookworm cxl-trixie hmem-bookworm hmem-trixie
 FULL_SCENARIOS := role-bullseye role-trixie modules-bullseye modules-bookworm modules-trixie role-source upgrade-bookworm
 SCENARIOS ?= $(TEST_SCENARIOS)
 JOBS ?= 1
