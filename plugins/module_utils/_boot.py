@@ -384,6 +384,7 @@ class BootTarget(Target):
         if problems:
             raise PmemError('; '.join(problems) + '. Nothing was changed')
         self.waiting = []
+        self._snapshot = None
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -520,17 +521,19 @@ class BootTarget(Target):
     # -- the Target protocol ------------------------------------------------------------------
 
     def snapshot(self, host):
-        """{files: {path: text, '-> target' or None}, kmem_loaded, auto_online_blocks}"""
+        """{files: {path: text, '-> target' or None}, kmem_loaded, auto_online_blocks}; the plan is made from the
+        last one taken (converge takes one just before it plans)."""
         self._wanted = self.wanted(host)
-        return {
+        self._snapshot = {
             'files': dict((path, self.current(host, path)) for path in sorted(self._wanted)),
             'kmem_loaded': host.kmem_loaded,
             'auto_online_blocks': host.auto_online_blocks,
             'tiering': dict((path, (host.runner.read(path) or '').strip() or None) for path in self.live_tiering(host)),
         }
+        return self._snapshot
 
     def plan(self, host):
-        before = self.snapshot(host)
+        before = self._snapshot if self._snapshot is not None else self.snapshot(host)
         actions = []
         if self.params['keep_offline'] and before['auto_online_blocks'] not in ('offline', 'unknown'):
             actions.append(FileAction('write', SYS_MEMORY + '/auto_online_blocks', value='offline'))
