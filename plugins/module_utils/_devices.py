@@ -379,4 +379,3 @@ def memdev_serials(host, want):
                             % (want['name'], dev.name))
         serials.append(dev.serial)
     return serials
-
