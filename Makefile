@@ -10,12 +10,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 # Scenarios, JOBS at a time. `make test` must stay under 60 minutes from a fresh clone on a 2-core machine
-# without KVM (every guest is emulated by TCG), so it runs five: four on Debian 12: the role end to end, issue 8's
+# without KVM (every guest is emulated by TCG), so it runs seven, which prove every kind of device: four on Debian 12: the role end to end, issue 8's
 # refusals (faults-bookworm, and faults-memmap-bookworm: the memmap refusal on a 1 GiB guest with a 56 GiB NVDIMM),
 # and lab-bookworm, the lab as a user gets it (the README's scenario run from a temporary directory against the
 # built and installed tarball: extensions/molecule/lab-bookworm/run.sh, which run-scenarios.sh runs instead of
 # molecule test); and cxl-trixie, CXL memory on Debian 13 (403 s from a fresh cache, its image build of 94 s
-# included; 251 s with the image cached). `make test-full` runs the rest (see README, "How it is
+# included; 251 s with the image cached), then the role on it by serial number with a reboot; hmem-bookworm and
+# hmem-trixie, soft-reserved memory on Debian 12 and 13 (the role by address, a reboot, a release). `make test-full` runs the rest (see README, "How it is
 # tested"): the role on Debian 11 and 13, the modules on Debian 11, 12 and 13, the ndctl build from source, and
 # the upgrade of a host provisioned by release 0.1.0 (upgrade-bookworm).
 TEST_SCENARIOS := role-bookworm faults-bookworm faults-memmap-bookworm lab-bookworm cxl-trixie hmem-bookworm hmem-trixie
@@ -28,8 +29,8 @@ JOBS ?= 1
 help:
 	@echo "make demo    - boot a QEMU-NVDIMM VM and turn its PMem into system RAM with the collection"
 	@echo "make demo CXL=1 - the same with a CXL VM: cxl_region over two memory expanders, memory_online"
-	@echo "make test    - units (controller and target Pythons), sanity, ansible-lint, docs and changelog lint, the EE check, five scenarios"
-	@echo "make test-full - make test, then the other six scenarios and the ansible-core matrix"
+	@echo "make test    - units (controller and target Pythons), sanity, ansible-lint, docs and changelog lint, the EE check, seven scenarios (PMem, CXL, soft-reserved memory)"
+	@echo "make test-full - make test, then the other seven scenarios and the ansible-core matrix"
 	@echo "make units   - unit tests only (seconds)"
 	@echo "make molecule SCENARIOS='modules-bookworm' - chosen scenarios only"
 
