@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ansible_collections.memtier.pmem.plugins.module_utils import _boot
 from ansible_collections.memtier.pmem.tests.unit.plugins.modules.scripted import ScriptedRunner, run_module
 
@@ -183,33 +185,26 @@ def run_helper(tmp_path, stubs, env):
 MODPROBE = 'echo "modprobe $*" >> "$LOG"\n'
 
 
-def test_boot_helper_onlines_firmware_memory_found_by_its_address(tmp_path):
-    """Issue 10, item 4: soft-reserved memory on 6.12 comes up in kmem mode; only onlining is left."""
+@pytest.mark.parametrize('mode,movable,sysfs_file,expected', [
+    # 6.12: soft-reserved memory comes up in kmem mode, only onlining is left; found by mapping0/start
+    ('system-ram', 'true', 'mapping0/start', 'daxctl online-memory dax1.0'),
+    # 6.1: it comes up in devdax mode; an older kernel shows only resource
+    ('devdax', 'false', 'resource', 'daxctl reconfigure-device --mode=system-ram --no-movable dax1.0'),
+])
+def test_boot_helper_onlines_firmware_memory_found_by_its_address(tmp_path, mode, movable, sysfs_file, expected):
+    """Issue 10, item 4: the dax device that starts at the address, of two, in the zone asked for."""
     sysfs = tmp_path / 'sys'
     for name, start in (('dax0.0', '0x100000000'), ('dax1.0', '0x300000000')):
-        (sysfs / 'bus/dax/devices' / name / 'mapping0').mkdir(parents=True)
-        (sysfs / 'bus/dax/devices' / name / 'mapping0/start').write_text(start + '\n')
-    daxctl = ('case "$*" in "list -d dax1.0") echo \'[{"chardev":"dax1.0","mode":"system-ram"}]\';;\n'
-              '*) echo "daxctl $*" >> "$LOG";; esac\n')
+        path = sysfs / 'bus/dax/devices' / name / sysfs_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(start + '\n')
+    daxctl = ('case "$*" in "list -d dax1.0") echo \'[{"chardev":"dax1.0","mode":"%s"}]\';;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n' % mode)
     result, log = run_helper(tmp_path, {'daxctl': daxctl, 'modprobe': MODPROBE},
-                             {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x300000000', 'MEMTIER_MOVABLE': 'true',
+                             {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x300000000', 'MEMTIER_MOVABLE': movable,
                               'MEMTIER_SYSFS': str(sysfs)})
     assert result.returncode == 0, result.stderr
-    assert log == 'modprobe kmem\ndaxctl online-memory dax1.0\n'
-
-
-def test_boot_helper_hands_firmware_memory_in_devdax_to_kmem(tmp_path):
-    """On 6.1 soft-reserved memory comes up in devdax mode."""
-    sysfs = tmp_path / 'sys'
-    (sysfs / 'bus/dax/devices/dax0.0').mkdir(parents=True)
-    (sysfs / 'bus/dax/devices/dax0.0/resource').write_text('0x100000000\n')
-    daxctl = ('case "$*" in "list -d dax0.0") echo \'{"chardev":"dax0.0","mode":"devdax"}\';;\n'
-              '*) echo "daxctl $*" >> "$LOG";; esac\n')
-    result, log = run_helper(tmp_path, {'daxctl': daxctl, 'modprobe': MODPROBE},
-                             {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x100000000', 'MEMTIER_MOVABLE': 'false',
-                              'MEMTIER_SYSFS': str(sysfs)})
-    assert result.returncode == 0, result.stderr
-    assert log == 'modprobe kmem\ndaxctl reconfigure-device --mode=system-ram --no-movable dax0.0\n'
+    assert log == 'modprobe kmem\n%s\n' % expected
 
 
 def test_boot_helper_gives_up_when_no_device_starts_at_the_address(tmp_path):
