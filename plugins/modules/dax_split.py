@@ -23,7 +23,7 @@ description:
     V(devdax) mode; make one system RAM with M(memtier.pmem.dax_reconfigure).
   - Resizing or destroying a device that has a size (its data is lost) needs O(force=true). A device whose memory is
     online as system RAM, or that a process holds open or mapped, is never resized or destroyed; give it back first
-    with M(memtier.pmem.dax_reconfigure) (C(mode: devdax)).
+    with M(memtier.pmem.dax_reconfigure) (C(mode=devdax)).
   - Every input is checked, and every refusal made, before the first change.
 author:
   - memtier engineers (@memtier)
