@@ -194,10 +194,10 @@ def refuse_if_busy(host, region, devices, want):
                             % (dev.dev, describe_holders(holders[dev.dev])))
     changed = [dev for dev in devices if dev.size]
     if changed and not want['force']:
+        reasons = '; '.join(changed_reason(dev, want) for dev in changed)
+        have = ', '.join('%s %s' % (d.dev, human_size(d.size)) for d in region.devices if d.size)
         raise PmemError('%s, and the data on it is lost. Nothing was changed. Set force: true to do it, or give '
-                        'sizes the devices have (%s)' % ('; '.join(changed_reason(dev, want) for dev in changed),
-                                            ', '.join('%s %s' % (d.dev, human_size(d.size)) for d in region.devices
-                                                      if d.size)))
+                        'sizes the devices have (%s)' % (reasons, have))
 
 
 def changed_reason(dev, want):
