@@ -91,8 +91,8 @@ def normalize_entry(entry, prefix='', init_labels=False):
                 region = normalize_region_params({'memdevs': entry['cxl_memdevs'], 'state': state,
                                                   'size': entry.get('size')})
             except PmemError as exc:
-                msg = exc.msg[len('memdevs'):] if exc.msg.startswith('memdevs') else ' ' + exc.msg
-                raise PmemError('%scxl_memdevs%s' % (prefix, msg) if exc.msg.startswith('memdevs') else prefix + exc.msg)
+                # cxl_region's messages name its own options (memdevs, size): here they are cxl_memdevs and size
+                raise PmemError(prefix + ('cxl_' + exc.msg if exc.msg.startswith('memdevs') else exc.msg))
             want['cxl'] = region
         else:
             want['address'] = parse_address(entry['address'], prefix + 'address')
