@@ -12,7 +12,8 @@ the empty ones too) and the Host model (each device's mode and memory blocks).
 The wanted sizes are positional: ``sizes[i]`` is the device ``dax<region>.<i>``. The kernel names a
 new device with the lowest free id of its region, so the plan removes what is beyond the list
 first, then shrinks, then grows, then creates the missing devices in increasing order (each new
-device gets the name the task expects), and enables the resized devices last. Devices this module resizes or creates are left enabled in
+device gets the name the task expects), and enables the resized devices, and any device of the list
+left disabled, last. Devices this module resizes or creates are left enabled in
 devdax mode; making one system RAM is memtier.pmem.dax_reconfigure's job.
 
 PMem (nd) dax regions are static (the kernel hides their ``create``/``delete`` attributes): their
@@ -231,7 +232,10 @@ def plan_split(host, want):
     destroy = [dev for dev in region.devices if _index(dev.dev) >= len(sizes)]
     resize = [dev for dev in region.devices if _index(dev.dev) < len(sizes) and dev.size != sizes[_index(dev.dev)]]
     missing = [index for index in range(len(sizes)) if region.device(index) is None]
-    if not (destroy or resize or missing):
+    # a device of the list left disabled (a run that stopped half-way) is enabled again: it holds no data to lose
+    disabled = [dev for dev in region.devices if _index(dev.dev) < len(sizes) and dev not in resize
+                and dev.state == 'disabled']
+    if not (destroy or resize or missing or disabled):
         return []
     if not host.kernel_at_least(*MIN_KERNEL_DYNAMIC):
         raise PmemError('kernel %s cannot create or resize dax devices (dynamic dax regions came in Linux 5.10). '
@@ -255,8 +259,8 @@ def plan_split(host, want):
         name = 'dax%d.%d' % (region.id, index)
         actions.append(Action('create', name, ['daxctl', 'create-device', '--region=%d' % region.id,
                                                '--size=%d' % sizes[index]], size=sizes[index]))
-    # enabled again last: the resized devices (a disabled one holds its size; create-device enables its own)
-    for dev in sorted(resize, key=lambda d: _index(d.dev)):
+    # enabled last: the resized devices and the disabled ones (create-device enables its own)
+    for dev in sorted(resize + disabled, key=lambda d: _index(d.dev)):
         actions.append(_daxctl('enable', dev.dev, 'enable-device', dev.dev))
     return actions
 

@@ -19,8 +19,9 @@ description:
   - For dax regions the kernel can divide (Linux 5.10 or later) - soft-reserved memory (EFI specific-purpose memory,
     bound to C(hmem)) and CXL RAM regions. A PMem (NVDIMM) region's dax devices are namespaces, which
     M(memtier.pmem.pmem_namespace) makes; such a region is refused.
-  - Devices the list leaves as they are stay untouched. Devices this module resizes or creates are left enabled in
-    V(devdax) mode; make one system RAM with M(memtier.pmem.dax_reconfigure).
+  - Devices the list leaves as they are stay untouched, except that a disabled one is enabled again (a run that
+    stopped half-way leaves one so). Devices this module resizes or creates are left enabled in V(devdax) mode;
+    make one system RAM with M(memtier.pmem.dax_reconfigure).
   - Resizing or destroying a device that has a size (its data is lost) needs O(force=true). A device whose memory is
     online as system RAM, or that a process holds open or mapped, is never resized or destroyed; give it back first
     with M(memtier.pmem.dax_reconfigure) (C(mode=devdax)).
