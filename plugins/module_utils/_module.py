@@ -50,7 +50,8 @@ def converge(module, key, target, extra=None, host=None):
     ``extra(host, after)`` more result keys; ``host`` one made by host_for with other tools.
     ``changed`` and ``diff`` come from the state before and after; in check mode "after" is the
     prediction, so check mode says changed exactly when the real run would change something.
-    A failure half-way reports the commands that already ran and the object's state after them.
+    A failure half-way reports the commands that already ran, the object's state after them, and
+    ``changed`` when that state is not the one before.
     """
     host = host or host_for(module)
     executor = Executor(host)
@@ -73,6 +74,9 @@ def converge(module, key, target, extra=None, host=None):
                 except PmemError as exc:
                     exc.details['commands'] = executor.ran
                     exc.details[key] = _state_after_failure(host, target)
+                    # what ran before the failure may have changed the host (some blocks offline)
+                    after = exc.details[key]
+                    exc.details['changed'] = after != before if after is not None else bool(executor.ran)
                     if isinstance(exc.details[key], dict) and 'pinned_blocks' in exc.details:
                         exc.details[key]['pinned_blocks'] = exc.details['pinned_blocks']
                     raise
