@@ -6,6 +6,7 @@ lab_destroy.yml run it for molecule):
                [--nvdimm SPEC ...] [--cxl SIZE ...] [--hmem SIZE] [--qemu PATH]
                [--keep-state] [--timeout 240] [--append ARGS]
   pmemvm.py down --state-dir DIR [--purge]
+  pmemvm.py power-cycle --state-dir DIR     (power off, then on again: a cold boot)
   pmemvm.py status --state-dir DIR          (exit 0 if running, 3 if not)
   pmemvm.py ssh --state-dir DIR [--root] [-- CMD ...]
 
@@ -326,6 +327,8 @@ def start_qemu(args, image, info, disk, files, nvdimms):
         argv = qemu_argv(args, image, info, disk, files, nvdimms, port)
         with open(os.path.join(args.state_dir, "qemu.cmdline"), "w") as f:
             f.write(" ".join(argv) + "\n")
+        with open(os.path.join(args.state_dir, "qemu.argv.json"), "w") as f:
+            json.dump(argv, f)
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, check=False)
         if r.returncode == 0:
@@ -481,6 +484,44 @@ def cmd_down(args):
     return 0
 
 
+def cmd_power_cycle(args):
+    """Power the guest off (a clean shutdown) and on again: the same QEMU command line, disk, NVDIMM files and
+    ssh port, and a cold boot. QEMU's emulated CXL devices need it: after a warm reboot the guest's cxl_mem fails
+    their probe ("Range register decodes outside platform defined CXL ranges") and no memdev is left."""
+    d = os.path.abspath(args.state_dir)
+    inst = load_instance(d)
+    try:
+        with open(os.path.join(d, "qemu.argv.json")) as f:
+            argv = json.load(f)
+    except (OSError, ValueError):
+        argv = None
+    if not inst or not argv or not running_pid(d):
+        log(f"no VM of pmemvm running in {d}")
+        return 1
+    subprocess.run(ssh_base(inst["identity_file"], inst["port"], "root") + ["systemctl poweroff"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=30, check=False)
+    deadline = time.monotonic() + args.timeout
+    while running_pid(d) and time.monotonic() < deadline:
+        time.sleep(1)
+    if stop(d):
+        log("the guest did not power off in time: stopped QEMU")
+    t0 = time.monotonic()
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, check=False)
+    if r.returncode != 0:
+        log(f"qemu failed (rc={r.returncode}): {r.stdout.strip()}")
+        return 1
+    try:
+        wait_ssh(d, inst["identity_file"], inst["port"], args.timeout)
+    except Failure as e:
+        log(f"power-cycle failed: {e}")
+        serial_tail(d)
+        return 1
+    log(f"powered on again, ssh ready after {round(time.monotonic() - t0, 1)} s")
+    return 0
+
+
 def cmd_status(args):
     d = os.path.abspath(args.state_dir)
     pid = running_pid(d)
@@ -527,6 +568,9 @@ def main(argv=None):
     down = sub.add_parser("down", help="stop the VM")
     down.add_argument("--state-dir", required=True)
     down.add_argument("--purge", action="store_true", help="also remove the state dir")
+    cycle = sub.add_parser("power-cycle", help="power the guest off and on again (a cold boot, same port)")
+    cycle.add_argument("--state-dir", required=True)
+    cycle.add_argument("--timeout", type=float, default=300, help="seconds for each of power-off and boot")
     status = sub.add_parser("status", help="is the VM running? (exit 0 yes, 3 no)")
     status.add_argument("--state-dir", required=True)
     ssh = sub.add_parser("ssh", help="run a command in the guest")
@@ -534,7 +578,7 @@ def main(argv=None):
     ssh.add_argument("--root", action="store_true", help="log in as root")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
-    return {"up": cmd_up, "down": cmd_down, "status": cmd_status, "ssh": cmd_ssh}[
+    return {"up": cmd_up, "down": cmd_down, "power-cycle": cmd_power_cycle, "status": cmd_status, "ssh": cmd_ssh}[
         args.command](args)
 
 
