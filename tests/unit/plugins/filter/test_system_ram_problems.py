@@ -205,3 +205,37 @@ def test_tiering_settings(changes, text):
 
 def test_tiering_with_a_rate_passes():
     assert system_ram_problems(settings(system_ram_tiering=True, system_ram_promote_rate_limit_mbps='256')) == []
+
+
+def test_cxl_and_firmware_entries_checked_by_the_modules_rules():
+    """Issue 10, item 4: the other kinds of device, with the modules' own validator (normalize_entry)."""
+    devices = [{'name': 'cxl-ram0', 'cxl_memdevs': ['0x4d540000', '0x4d540001'], 'size': '2g'},
+               {'name': 'hmem-ram0', 'address': '0x100000000'},
+               {'name': 'bad-a', 'address': '0x100000000', 'region': 'region0'},
+               {'name': 'bad-b', 'cxl_memdevs': ['disk0']},
+               {'name': 'bad-c', 'cxl_memdevs': ['mem0'], 'address': 4294967296}]
+    assert system_ram_problems(settings(system_ram_devices=devices)) == [
+        'system_ram_devices[2].region applies only to a PMem namespace; remove it from this entry (memory the firmware '
+        'exposes has the size the firmware gave it)',
+        "system_ram_devices[3].cxl_memdevs: 'disk0' is neither a memdev name such as 'mem0' nor a serial number "
+        "(decimal or 0x hex; see 'cxl list -M')",
+        'system_ram_devices[4].cxl_memdevs and system_ram_devices[4].address are both given: an entry is one device, '
+        'either a CXL region (cxl_memdevs) or memory the firmware exposes (address)']
+
+
+def test_releasing_other_kinds_names_what_it_takes_away():
+    devices = [{'name': 'cxl-ram0', 'cxl_memdevs': ['mem0'], 'state': 'absent'},
+               {'name': 'hmem-ram0', 'address': '0x100000000', 'state': 'absent'}]
+    assert system_ram_problems(settings(system_ram_devices=devices)) == [
+        'system_ram_devices[0] (cxl-ram0) has state: absent, which takes its memory away from the running system and '
+        'destroys the CXL region; set system_ram_allow_release: true to allow it',
+        'system_ram_devices[1] (hmem-ram0) has state: absent, which takes its memory away from the running system '
+        '(back to devdax); set system_ram_allow_release: true to allow it']
+
+
+def test_other_kinds_are_not_checked_against_the_hosts_namespaces():
+    """A CXL or firmware entry has no namespace: a namespace of the same name on the host is not its concern."""
+    facts = load_fixture('bookworm/04-online-movable')['facts']
+    name = facts['namespaces'][0]['name']
+    devices = [{'name': name, 'address': '0x100000000', 'region': None}]
+    assert system_ram_problems(settings(system_ram_devices=devices), facts) == []
