@@ -273,8 +273,8 @@ if __name__ == '__main__':
 def boot_helper(python, ndctl, daxctl, cxl='cxl'):
     """The boot helper (devices other than namespaces, and namespaces with daxctl before v72): the tools' JSON
     read with Python's json module."""
-    return '#!%s\n' % python + HEADER + HELPER % {'ndctl': json.dumps(ndctl), 'daxctl': json.dumps(daxctl),
-                                                 'cxl': json.dumps(cxl)}
+    tools = {'ndctl': json.dumps(ndctl), 'daxctl': json.dumps(daxctl), 'cxl': json.dumps(cxl)}
+    return '#!%s\n' % python + HEADER + HELPER % tools
 
 
 def helper_unit():

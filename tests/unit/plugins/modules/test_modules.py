@@ -4,7 +4,8 @@
 """Every module end to end: main() -> converge -> planner -> Executor -> re-read, over recordings.
 
 The cases are data, one file per module: cases/pmem_namespace.yml, dax_reconfigure.yml,
-memory_online.yml, pmem_info.yml, system_ram_devices.yml, dax_device_model.yml, system_ram_boot.yml, dax_split.yml. A case names a recorded starting state (tests/fixtures/<suite>/
+memory_online.yml, pmem_info.yml, system_ram_devices.yml, dax_device_model.yml, system_ram_boot.yml, dax_split.yml.
+A case names a recorded starting state (tests/fixtures/<suite>/
 <state>.json, optionally changed by overlays), the module's params, check/diff mode, and a script:
 the commands that change the host, in order, each with its rc/out/err and the recorded state the
 host is in afterwards (``then``). Commands that only read are answered from the current state.
