@@ -17,7 +17,8 @@ up: builds/reuses the cached image (build-image.sh SUITE), creates in DIR a qcow
     "identity_file", "suite", "state_dir"} as JSON. Any failure, timeout or signal
     stops the QEMU it started, prints the tail of DIR/serial.log and exits non-zero.
     --keep-state reuses an existing overlay and NVDIMM files (restart with state).
-    --timeout bounds the wait for ssh (not the image build). --append adds kernel
+    --timeout bounds the wait for ssh (not the image build); from 480 s on, a guest that is not up after half
+    of it is started once more (a TCG guest can hang while it boots). --append adds kernel
     arguments (e.g. memhp_default_state=offline on trixie).
 NVDIMM SPEC: SIZE[:nolabel|:label=SIZE], e.g. 4G (256K label area, the default) or
     4G:nolabel (label-less). NVDIMM i (1, 2, ...) sits on its own CPU-less NUMA node i,
@@ -73,6 +74,7 @@ QEMU_CXL = os.path.join(QEMU_CXL_ROOT, "usr/bin/qemu-system-x86_64")
 CXL_SERIAL = 0x4d540000
 DEFAULT_LABEL = 256 << 10
 DEFAULT_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=0"
+BOOT_RETRY_AFTER = 240     # seconds: see cmd_up
 MARKER = ".pmemvm"           # marks a directory created by pmemvm (for --purge)
 UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -404,12 +406,26 @@ def cmd_up(args):
         image = build_image(args.suite)
         with open(os.path.join(image, "info.json")) as f:
             info = json.load(f)
-        disk, files, key = prepare_state(args, image, nvdimms)
-        t0 = time.monotonic()
-        started = True
-        port = start_qemu(args, image, info, disk, files, nvdimms)
-        log(f"qemu started (pid {running_pid(args.state_dir)}), ssh on 127.0.0.1:{port}")
-        wait_ssh(args.state_dir, key, port, args.timeout)
+        # A TCG guest can hang while it boots (seen once, in a fresh-clone make test: a soft lockup in the guest's
+        # kernel, ssh never came up): with --timeout of BOOT_RETRY_AFTER * 2 or more, a boot that is not up after
+        # half of it is stopped and started once more, on a new overlay unless --keep-state.
+        attempts = 2 if args.timeout >= 2 * BOOT_RETRY_AFTER else 1
+        for attempt in range(1, attempts + 1):
+            disk, files, key = prepare_state(args, image, nvdimms)
+            t0 = time.monotonic()
+            started = True
+            port = start_qemu(args, image, info, disk, files, nvdimms)
+            log(f"qemu started (pid {running_pid(args.state_dir)}), ssh on 127.0.0.1:{port}")
+            try:
+                wait_ssh(args.state_dir, key, port, args.timeout / attempts)
+                break
+            except Failure as e:
+                if attempt == attempts:
+                    raise
+                log(f"boot {attempt} failed ({e}); the guest's console said:")
+                serial_tail(args.state_dir, 8)
+                stop(args.state_dir)
+                log("starting it once more")
         boot = round(time.monotonic() - t0, 1)
         log(f"ssh ready after {boot} s")
         out = {"instance": args.name, "address": "127.0.0.1", "user": "memtier",
