@@ -324,6 +324,15 @@ def region_of(host, memdevs):
     return [region for region in host.cxl_regions if names & set(region.memdevs)]
 
 
+def region_over(host, memdevs):
+    """The region over exactly these memdevs (names or serials, in any order), or None."""
+    names = sorted(dev.name for dev in resolve_memdevs(host, memdevs))
+    for region in host.cxl_regions:
+        if sorted(region.memdevs) == names:
+            return region
+    return None
+
+
 def settings_differ(region, want, memdevs):
     diffs = []
     if region.memdevs != [dev.name for dev in memdevs]:
@@ -491,12 +500,8 @@ class RegionTarget(Target):
         self.policy = None  # the auto-online policy when the plan was made
 
     def snapshot(self, host):
-        memdevs = resolve_memdevs(host, self.want['memdevs'])
-        names = sorted(dev.name for dev in memdevs)
-        for region in host.cxl_regions:
-            if sorted(region.memdevs) == names:
-                return region.to_dict()
-        return None
+        region = region_over(host, self.want['memdevs'])
+        return region.to_dict() if region else None
 
     def plan(self, host):
         self.last_plan = plan_region(host, self.want)

@@ -26,7 +26,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.memtier.pmem.plugins.module_utils._cxl import (
-    normalize_region_params, plan_region, predict_region, resolve_memdevs, teardown,
+    normalize_region_params, plan_region, predict_region, region_over, resolve_memdevs, teardown,
 )
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     PmemError, STRUCT_PAGE, PAGE_SIZE, check_namespace_name, human_size,
@@ -137,20 +137,7 @@ def identities(want):
 
 def device_at(host, address):
     """The dax device whose memory starts at this physical address, or None."""
-    for dev in host.dax_devices:
-        ranges = host.dax_ranges(dev.dev)
-        if ranges and ranges[0][0] == address:
-            return dev
-    return None
-
-
-def cxl_region_for(host, want):
-    """The CXL region over exactly the entry's memdevs, or None."""
-    names = sorted(dev.name for dev in resolve_memdevs(host, want['cxl']['memdevs']))
-    for region in host.cxl_regions:
-        if sorted(region.memdevs) == names:
-            return region
-    return None
+    return next((dev for dev in host.dax_devices if host.dax_start(dev.dev) == address), None)
 
 
 def locate(host, want, prefix=''):
@@ -160,7 +147,7 @@ def locate(host, want, prefix=''):
         return ns, host.dax_device(ns.chardev) if ns is not None and ns.chardev else None
     if want['kind'] == 'address':
         return None, device_at(host, want['address'])
-    region = cxl_region_for(host, want)
+    region = region_over(host, want['cxl']['memdevs'])
     devices = region.dax_devices if region is not None else []
     if len(devices) > 1:
         raise PmemError('%s: CXL region %s holds %d dax devices (%s); an entry is one device: join them into one '
@@ -171,8 +158,8 @@ def locate(host, want, prefix=''):
 
 
 def describe_dax_addresses(host):
-    return ', '.join('%s at %#x' % (dev.dev, host.dax_ranges(dev.dev)[0][0])
-                     for dev in host.dax_devices if host.dax_ranges(dev.dev)) or 'none'
+    starts = [(dev.dev, host.dax_start(dev.dev)) for dev in host.dax_devices]
+    return ', '.join('%s at %#x' % (name, start) for name, start in starts if start is not None) or 'none'
 
 
 def region_dict(region):

@@ -780,6 +780,12 @@ class Host:
                 ranges.append((start, size))
         return sorted(ranges)
 
+    def dax_start(self, name):
+        """Where a dax device's memory starts (its first range), or None: how system_ram_devices finds memory
+        the firmware exposes."""
+        ranges = self.dax_ranges(name)
+        return ranges[0][0] if ranges else None
+
     def memory_block(self, index):
         path = '%s/memory%d' % (SYS_MEMORY, index)
         state = self.runner.read(path + '/state')
@@ -1095,11 +1101,9 @@ def _meminfo_kib(text, key):
     return int(match.group(1)) if match else None
 
 
-def dax_address(host, name):
-    """Where a dax device's memory starts, in hex as /proc/iomem shows it (how system_ram_devices finds memory the
-    firmware exposes), or None."""
-    ranges = host.dax_ranges(name)
-    return '%#x' % ranges[0][0] if ranges else None
+def _hex(value):
+    """An address in hex as /proc/iomem shows it, or None."""
+    return None if value is None else '%#x' % value
 
 
 def facts(host):
@@ -1109,7 +1113,7 @@ def facts(host):
     return {
         'regions': [region.to_dict() for region in host.regions],
         'namespaces': [ns.to_dict() for ns in host.namespaces],
-        'dax_devices': [dict(dev.to_dict(), address=dax_address(host, dev.dev)) for dev in host.dax_devices],
+        'dax_devices': [dict(dev.to_dict(), address=_hex(host.dax_start(dev.dev))) for dev in host.dax_devices],
         'memory': {
             'block_size': host.block_size,
             'auto_online_blocks': host.auto_online_blocks,
