@@ -19,7 +19,7 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.memtier.pmem.plugins.module_utils._boot import promote_rate_problem
+from ansible_collections.memtier.pmem.plugins.module_utils._boot import promote_rate_problem, tiering_problem
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     PmemError, region_id,
 )
@@ -135,6 +135,16 @@ def _tiering(settings):
                                 'system_ram_promote_rate_limit_mbps', 'system_ram_tiering')
 
 
+def _tiering_on_host(settings, facts):
+    """Tiering asked for, with memory to put in a tier, on a kernel that cannot (pmem_info's tiering facts)."""
+    if 'tiering' not in facts:
+        return None
+    tiering = facts['tiering'] or {}
+    return tiering_problem(facts.get('kernel'), tiering.get('demotion_enabled'), tiering.get('numa_balancing'),
+                           tiering.get('promote_rate_limit_mbps'),
+                           settings.get('system_ram_promote_rate_limit_mbps') not in (None, ''), 'system_ram_tiering')
+
+
 def system_ram_problems(settings, facts=None):
     """The role's variables -> a list of problem sentences, each naming the variable and the way out.
 
@@ -174,6 +184,9 @@ def system_ram_problems(settings, facts=None):
     found.append(_source(settings))
     if facts is not None and facts.get('ndctl_version'):
         found.extend(_against_host(where, device, facts) for where, device in valid)
+    present = [d for d in devices if isinstance(d, dict) and (d.get('state') or 'present') == 'present']
+    if facts is not None and present and boolean(settings.get('system_ram_tiering'), strict=False):
+        found.append(_tiering_on_host(settings, facts))
     return [msg for msg in found if msg]
 
 

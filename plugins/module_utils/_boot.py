@@ -332,6 +332,22 @@ def promote_rate_problem(value, tiering, rate_option='promote_rate_limit_mbps', 
     return None
 
 
+def tiering_problem(kernel, demotion, numa_balancing, promote_rate, rate_wanted, option='tiering'):
+    """Why this kernel cannot make the new memory a slow tier, or None: the three settings as the host has them
+    (None when the kernel has no such file); the module and the role's variables are checked by this one rule."""
+    missing = []
+    if demotion is None:
+        missing.append('%s (demotion, Linux 5.15 and later)' % DEMOTION)
+    if numa_balancing is None:
+        missing.append('%s (CONFIG_NUMA_BALANCING)' % NUMA_BALANCING)
+    if rate_wanted and promote_rate is None:
+        missing.append('%s (Linux 6.1 and later)' % PROMOTE_RATE)
+    if not missing:
+        return None
+    return ('%s: kernel %s cannot make the new memory a slow tier: it has no %s. Boot a kernel that has it, or set '
+            '%s: false' % (option, kernel, ', no '.join(missing), option))
+
+
 # ---------------------------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------------------------
@@ -482,17 +498,10 @@ class BootTarget(Target):
         return want
 
     def check_tiering(self, host):
-        missing = []
-        if host.runner.read(DEMOTION) is None:
-            missing.append('%s (demotion, Linux 5.15 and later)' % DEMOTION)
-        if host.runner.read(NUMA_BALANCING) is None:
-            missing.append('%s (CONFIG_NUMA_BALANCING)' % NUMA_BALANCING)
-        if self.params.get('promote_rate_limit_mbps') and host.runner.read(PROMOTE_RATE) is None:
-            missing.append('%s (Linux 6.1 and later)' % PROMOTE_RATE)
-        if missing:
-            raise PmemError('tiering: kernel %s cannot make the new memory a slow tier: it has no %s. Boot a kernel '
-                            'that has it, or set tiering: false. Nothing was changed'
-                            % (host.kernel_release, ', no '.join(missing)))
+        problem = tiering_problem(host.kernel_release, host.runner.read(DEMOTION), host.runner.read(NUMA_BALANCING),
+                                  host.runner.read(PROMOTE_RATE), self.params.get('promote_rate_limit_mbps'))
+        if problem:
+            raise PmemError(problem + '. Nothing was changed')
 
     def live_tiering(self, host):
         """The live values tiering sets: {path: value as the kernel shows it}."""

@@ -239,3 +239,35 @@ def test_other_kinds_are_not_checked_against_the_hosts_namespaces():
     name = facts['namespaces'][0]['name']
     devices = [{'name': name, 'address': '0x100000000', 'region': None}]
     assert system_ram_problems(settings(system_ram_devices=devices), facts) == []
+
+
+NO_TIERING = {'demotion_enabled': None, 'numa_balancing': 0, 'promote_rate_limit_mbps': None}
+
+
+@pytest.mark.parametrize('tiering,rate,missing', [
+    (NO_TIERING, None, ['/sys/kernel/mm/numa/demotion_enabled (demotion, Linux 5.15 and later)']),
+    (dict(NO_TIERING, demotion_enabled=False), 100,
+     ['/proc/sys/kernel/numa_balancing_promote_rate_limit_MBps (Linux 6.1 and later)']),
+    (dict(NO_TIERING, numa_balancing=None), 100,
+     ['/sys/kernel/mm/numa/demotion_enabled (demotion, Linux 5.15 and later)',
+      '/proc/sys/kernel/numa_balancing (CONFIG_NUMA_BALANCING)',
+      '/proc/sys/kernel/numa_balancing_promote_rate_limit_MBps (Linux 6.1 and later)']),
+])
+def test_tiering_on_a_kernel_without_it(facts, tiering, rate, missing):
+    """The rule of system_ram_boot's tiering option (one function), on pmem_info's tiering facts."""
+    facts['tiering'] = tiering
+    problems = system_ram_problems(settings(system_ram_devices=[{'name': 'pmem-ram0'}], system_ram_tiering=True,
+                                            system_ram_promote_rate_limit_mbps=rate), facts=facts)
+    assert problems == ['system_ram_tiering: kernel %s cannot make the new memory a slow tier: it has no %s. Boot a '
+                        'kernel that has it, or set system_ram_tiering: false' % (facts['kernel'], ', no '.join(missing))]
+
+
+def test_tiering_on_a_kernel_with_it_or_nothing_to_tier(facts):
+    facts['tiering'] = {'demotion_enabled': False, 'numa_balancing': 0, 'promote_rate_limit_mbps': 65536}
+    devices = [{'name': 'pmem-ram0'}]
+    assert system_ram_problems(settings(system_ram_devices=devices, system_ram_tiering=True,
+                                        system_ram_promote_rate_limit_mbps=100), facts=facts) == []
+    facts['tiering'] = NO_TIERING
+    devices = [{'name': 'pmem-ram0', 'state': 'absent'}]
+    assert system_ram_problems(settings(system_ram_devices=devices, system_ram_tiering=True,
+                                        system_ram_allow_release=True), facts=facts) == []
