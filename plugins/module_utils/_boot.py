@@ -134,7 +134,9 @@ import time
 NDCTL = %(ndctl)s
 DAXCTL = %(daxctl)s
 CXL = %(cxl)s
-SYS_DAX = os.environ.get('MEMTIER_SYSFS', '/sys') + '/bus/dax/devices'
+SYSFS = os.environ.get('MEMTIER_SYSFS', '/sys')
+SYS_DAX = SYSFS + '/bus/dax/devices'
+BLOCK_SIZE = SYSFS + '/devices/system/memory/block_size_bytes'
 
 
 def listing(argv):
@@ -180,19 +182,34 @@ def read_int(path):
         return None
 
 
+def device_start(name):
+    \"\"\"Where a dax device's memory starts (mapping0/start, or resource on older kernels), or None.\"\"\"
+    start = read_int('%%s/%%s/mapping0/start' %% (SYS_DAX, name))
+    return start if start is not None else read_int('%%s/%%s/resource' %% (SYS_DAX, name))
+
+
 def device_at(address):
-    \"\"\"The dax device whose memory starts at this physical address (mapping0/start, or resource).\"\"\"
+    \"\"\"The dax device whose memory starts at this physical address.\"\"\"
     try:
         names = sorted(os.listdir(SYS_DAX))
     except OSError:
         return None
-    for name in names:
-        start = read_int('%%s/%%s/mapping0/start' %% (SYS_DAX, name))
-        if start is None:
-            start = read_int('%%s/%%s/resource' %% (SYS_DAX, name))
-        if start == address:
-            return name
-    return None
+    return next((name for name in names if device_start(name) == address), None)
+
+
+def memory_added(chardev):
+    \"\"\"Whether the kernel has added every memory block of a device in kmem mode. Its driver link, by which
+    daxctl calls it system-ram, appears when kmem's probe starts; daxctl online-memory before the probe has added
+    the memory finds no node yet ("failed to get number of memory sections") or only part of the blocks.\"\"\"
+    dev = next(iter(listing([DAXCTL, 'list', '-d', chardev])), {})
+    try:
+        with open(BLOCK_SIZE) as f:
+            block = int(f.read().strip(), 16)
+    except (OSError, ValueError):
+        block = 0
+    start, size = device_start(chardev) or 0, dev.get('size') or 0
+    blocks = (start + size) // block - (start + block - 1) // block if block else 1  # kmem adds whole blocks
+    return (dev.get('total_memblocks') or 0) >= max(blocks, 1)
 
 
 def cxl_region(serials, size):
@@ -253,8 +270,9 @@ def main(key):
         return 1
     subprocess.call(['modprobe', 'kmem'])
     # A namespace's device comes up in devdax; since 6.3 the kernel binds a CXL region's (and on 6.12
-    # soft-reserved memory's) to kmem itself, and only the onlining is left.
+    # soft-reserved memory's) to kmem itself, and only the onlining is left, once kmem has added the memory.
     if (address or serials) and mode_of(chardev) == 'system-ram':
+        waiting(lambda: memory_added(chardev), wait)
         argv = [DAXCTL, 'online-memory']
     else:
         argv = [DAXCTL, 'reconfigure-device', '--mode=system-ram']

@@ -177,12 +177,25 @@ def run_helper(tmp_path, stubs, env):
                                         str(bin_dir / 'cxl')))
     helper.chmod(0o755)
     log = tmp_path / 'log'
-    full = dict(os.environ, PATH='%s:%s' % (bin_dir, os.environ['PATH']), MEMTIER_WAIT='2', LOG=str(log), **env)
+    full = dict(os.environ, PATH='%s:%s' % (bin_dir, os.environ['PATH']), MEMTIER_WAIT='2', LOG=str(log))
+    full.update(env)
     result = subprocess.run([str(helper), env['MEMTIER_NAME']], env=full, capture_output=True, text=True, check=False)
     return result, log.read_text() if log.exists() else ''
 
 
 MODPROBE = 'echo "modprobe $*" >> "$LOG"\n'
+
+
+def fake_sysfs(tmp_path, sysfs_file='mapping0/start'):
+    """Two dax devices, at 4 GiB and 12 GiB, and memory blocks of 128 MiB (block_size_bytes is hex)."""
+    sysfs = tmp_path / 'sys'
+    for name, start in (('dax0.0', '0x100000000'), ('dax1.0', '0x300000000')):
+        path = sysfs / 'bus/dax/devices' / name / sysfs_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(start + '\n')
+    (sysfs / 'devices/system/memory').mkdir(parents=True)
+    (sysfs / 'devices/system/memory/block_size_bytes').write_text('8000000\n')
+    return sysfs
 
 
 @pytest.mark.parametrize('mode,movable,sysfs_file,expected', [
@@ -193,18 +206,32 @@ MODPROBE = 'echo "modprobe $*" >> "$LOG"\n'
 ])
 def test_boot_helper_onlines_firmware_memory_found_by_its_address(tmp_path, mode, movable, sysfs_file, expected):
     """Issue 10, item 4: the dax device that starts at the address, of two, in the zone asked for."""
-    sysfs = tmp_path / 'sys'
-    for name, start in (('dax0.0', '0x100000000'), ('dax1.0', '0x300000000')):
-        path = sysfs / 'bus/dax/devices' / name / sysfs_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(start + '\n')
-    daxctl = ('case "$*" in "list -d dax1.0") echo \'[{"chardev":"dax1.0","mode":"%s"}]\';;\n'
-              '*) echo "daxctl $*" >> "$LOG";; esac\n' % mode)
+    sysfs = fake_sysfs(tmp_path, sysfs_file)
+    daxctl = ('case "$*" in "list -d dax1.0") echo \'[{"chardev":"dax1.0","size":2147483648,"mode":"%s"%s}]\';;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n' % (mode, ',"total_memblocks":16' if mode == 'system-ram' else ''))
     result, log = run_helper(tmp_path, {'daxctl': daxctl, 'modprobe': MODPROBE},
                              {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x300000000', 'MEMTIER_MOVABLE': movable,
                               'MEMTIER_SYSFS': str(sysfs)})
     assert result.returncode == 0, result.stderr
     assert log == 'modprobe kmem\n%s\n' % expected
+
+
+def test_boot_helper_onlines_only_once_kmem_has_added_all_the_memory(tmp_path):
+    """Found on Debian 13 (6.12) at boot: the kernel's kmem was still adding the memory (daxctl already said
+    system-ram, node1 was not there yet) and daxctl online-memory failed with "failed to get number of memory
+    sections". The helper waits until daxctl counts all 16 blocks of the 2 GiB device."""
+    daxctl = ('case "$*" in "list -d dax1.0")\n'
+              '  n=$(cat "$LOG.n" 2>/dev/null || echo 0); echo $((n + 1)) > "$LOG.n"; echo "daxctl $* ($n)" >> "$LOG"\n'
+              '  case $n in 0) blocks=;; 1) blocks=\',"total_memblocks":7\';; *) blocks=\',"total_memblocks":16\';; esac\n'
+              '  echo "[{\\"chardev\\":\\"dax1.0\\",\\"size\\":2147483648,\\"mode\\":\\"system-ram\\"$blocks}]";;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n')
+    result, log = run_helper(tmp_path, {'daxctl': daxctl, 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'hmem-ram0', 'MEMTIER_ADDRESS': '0x300000000', 'MEMTIER_WAIT': '5',
+                              'MEMTIER_SYSFS': str(fake_sysfs(tmp_path))})
+    assert result.returncode == 0, result.stderr
+    # (0) its mode, (1) 7 of 16 blocks added: wait a second, (2) all 16
+    assert log.splitlines() == ['modprobe kmem', 'daxctl list -d dax1.0 (0)', 'daxctl list -d dax1.0 (1)',
+                                'daxctl list -d dax1.0 (2)', 'daxctl online-memory dax1.0']
 
 
 def test_boot_helper_gives_up_when_no_device_starts_at_the_address(tmp_path):
@@ -234,10 +261,12 @@ def test_boot_helper_creates_the_cxl_region_again_over_the_memdevs_of_its_serial
     daxctl = ('case "$*" in\n'
               '"list -R -D --idle") echo \'[{"path":"/platform/ACPI0017:00/root0/decoder0.1/region3/dax_region3",'
               '"id":3,"devices":[{"chardev":"dax3.0","size":2147483648,"mode":"system-ram"}]}]\';;\n'
-              '"list -d dax3.0") echo \'[{"chardev":"dax3.0","mode":"system-ram"}]\';;\n'
+              '"list -d dax3.0") echo \'[{"chardev":"dax3.0","size":2147483648,"mode":"system-ram",'
+              '"total_memblocks":16}]\';;\n'
               '*) echo "daxctl $*" >> "$LOG";; esac\n')
     result, log = run_helper(tmp_path, {'cxl': cxl, 'daxctl': daxctl, 'modprobe': MODPROBE},
-                             {'MEMTIER_NAME': 'cxl-ram0', 'MEMTIER_CXL_SERIALS': '0x4d540000 0x4d540001'})
+                             {'MEMTIER_NAME': 'cxl-ram0', 'MEMTIER_CXL_SERIALS': '0x4d540000 0x4d540001',
+                              'MEMTIER_SYSFS': str(fake_sysfs(tmp_path))})
     assert result.returncode == 0, result.stderr
     assert log.splitlines() == [
         'cxl list -M', 'cxl list -R -T', 'cxl list -D -d root',
