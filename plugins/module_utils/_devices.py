@@ -190,19 +190,21 @@ class DevicesTarget(Target):
             raise PmemError('devices: a CXL region is asked for (cxl_memdevs) and the cxl tool is not installed on '
                             'this host; install it (Debian and Ubuntu: the cxl package; the memtier.pmem.system_ram '
                             'role does). Nothing was changed')
-        result = []
-        for want in self.entries:
-            holder, dev = locate(host, want)
-            item = {'name': want['name'], 'state': want['state']}
-            if want['kind'] == 'namespace':
-                item['namespace'] = holder.to_dict() if holder else None
-            elif want['kind'] == 'cxl':
-                item['region'] = region_dict(holder)
-            else:
-                item['address'] = '%#x' % want['address']
-            item['device'] = dev.to_dict() if dev else None
-            result.append(item)
-        return result
+        return [self.located(host, want)[0] for want in self.entries]
+
+    @staticmethod
+    def located(host, want):
+        """(the entry's result item, its namespace or CXL region, its dax device) as the host is now."""
+        holder, dev = locate(host, want)
+        item = {'name': want['name'], 'state': want['state']}
+        if want['kind'] == 'namespace':
+            item['namespace'] = holder.to_dict() if holder else None
+        elif want['kind'] == 'cxl':
+            item['region'] = region_dict(holder)
+        else:
+            item['address'] = '%#x' % want['address']
+        item['device'] = dev.to_dict() if dev else None
+        return item, holder, dev
 
     def device_params(self, want, mode):
         return {'mode': mode, 'online': True, 'movable': want['movable'], 'force': mode == 'devdax' or want['force'],
@@ -323,9 +325,9 @@ class DevicesTarget(Target):
         created, its settings and a device in system-ram mode, online in the zone asked for (its name and
         blocks are only known once it exists)."""
         after = []
-        for item, want in zip(self.snapshot(host), self.entries):
+        for want in self.entries:
             before, device_actions = plan[want['name']]
-            holder, dev = locate(host, want)
+            item, holder, dev = self.located(host, want)
             if want['state'] == 'absent':
                 if want['kind'] == 'address':
                     after.append(dict(item, device=predict_device(host, dev, device_actions) if dev else None))
