@@ -23,7 +23,7 @@ from ansible_collections.memtier.pmem.plugins.module_utils._boot import promote_
 from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     PmemError, region_id,
 )
-from ansible_collections.memtier.pmem.plugins.module_utils._devices import normalize_entry
+from ansible_collections.memtier.pmem.plugins.module_utils._devices import no_device_at, normalize_entry
 
 # A prefix goes into shell commands, systemd units and meson options: plain path characters only.
 PREFIX_RE = re.compile(r'(?:/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+')
@@ -135,6 +135,18 @@ def _tiering(settings):
                                 'system_ram_promote_rate_limit_mbps', 'system_ram_tiering')
 
 
+def _address_on_host(where, device, facts):
+    """Firmware memory asked for at an address where no dax device starts (pmem_info's dax_devices[].address)."""
+    devices = facts.get('dax_devices') or []
+    if (device.get('state') or 'present') != 'present' or not all('address' in dev for dev in devices):
+        return None
+    address = normalize_entry(device)['address']
+    starts = [(dev['chardev'], int(dev['address'], 16)) for dev in devices if dev.get('address')]
+    if address in [start for _, start in starts]:
+        return None
+    return no_device_at('%s (%s)' % (where, device['name']), address, starts)
+
+
 def _tiering_on_host(settings, facts):
     """Tiering asked for, with memory to put in a tier, on a kernel that cannot (pmem_info's tiering facts)."""
     if 'tiering' not in facts:
@@ -176,14 +188,16 @@ def system_ram_problems(settings, facts=None):
         if (device.get('state') or 'present') == 'absent' and not release:
             found.append('%s (%s) has state: absent, which %s; set system_ram_allow_release: true to allow it'
                          % (where, name, RELEASE[kind]))
-        if not problems and not duplicate and kind == 'namespace':  # only namespaces are checked against the host
-            valid.append((where, device))
+        if not problems and not duplicate:
+            valid.append((where, device, kind))
     found.extend(_seconds(settings, option) for option in SECONDS)
     found.append(_prefix(settings.get('system_ram_ndctl_prefix')))
     found.append(_tiering(settings))
     found.append(_source(settings))
     if facts is not None and facts.get('ndctl_version'):
-        found.extend(_against_host(where, device, facts) for where, device in valid)
+        found.extend(_against_host(where, device, facts) for where, device, kind in valid if kind == 'namespace')
+    if facts is not None:
+        found.extend(_address_on_host(where, device, facts) for where, device, kind in valid if kind == 'address')
     present = [d for d in devices if isinstance(d, dict) and (d.get('state') or 'present') == 'present']
     if facts is not None and present and boolean(settings.get('system_ram_tiering'), strict=False):
         found.append(_tiering_on_host(settings, facts))

@@ -32,7 +32,9 @@ from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
     DAXCTL_UDEV_RULE, DAXCTL_UNIT, DEMOTION, ETC_UDEV_RULES, NUMA_BALANCING, OFFLINE_POLICY_UNIT, PROMOTE_RATE,
     ROLE_MARKER, SYS_MEMORY, PmemError,
 )
-from ansible_collections.memtier.pmem.plugins.module_utils._devices import memdev_serials, normalize_entries
+from ansible_collections.memtier.pmem.plugins.module_utils._devices import (
+    dax_starts, device_at, memdev_serials, no_device_at, normalize_entries,
+)
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target, find_namespace
 
 ETC_UNITS = '/etc/systemd/system'
@@ -498,6 +500,9 @@ class BootTarget(Target):
                 want[env] = helper_env(device['name'], device['movable'], params['boot_wait'],
                                        serials=memdev_serials(host, device), size=device['cxl']['size'])
             else:
+                if device['kind'] == 'address' and device_at(host, device['address']) is None:
+                    raise PmemError(no_device_at(device['name'], device['address'], dax_starts(host))
+                                    + '. Nothing was changed')
                 want[env] = helper_env(device['name'], device['movable'], params['boot_wait'], address=device.get('address'))
             want[self.helper_link(key)] = link('%s/%s' % (ETC_UNITS, HELPER_UNIT))
             # the same name under another key: a namespace made again, or another kind of device; its old unit goes

@@ -157,9 +157,19 @@ def locate(host, want, prefix=''):
     return region, devices[0] if devices else None
 
 
-def describe_dax_addresses(host):
+def dax_starts(host):
+    """[(dax device, the address where its memory starts)] of the host's dax devices."""
     starts = [(dev.dev, host.dax_start(dev.dev)) for dev in host.dax_devices]
-    return ', '.join('%s at %#x' % (name, start) for name, start in starts if start is not None) or 'none'
+    return [(name, start) for name, start in starts if start is not None]
+
+
+def no_device_at(what, address, starts):
+    """The refusal of an entry whose address no dax device starts at (starts: dax_starts); the modules and the
+    role's variables are checked by this one rule."""
+    return ('%s: no dax device starts at address=%#x (dax devices: %s). Memory the firmware exposes appears as '
+            '"Soft Reserved" in /proc/iomem and as a dax device once dax_hmem (or, for a CXL region the BIOS set up, '
+            'dax_cxl) has claimed it; check the address and the kernel (CONFIG_DEV_DAX_HMEM)'
+            % (what, address, ', '.join('%s at %#x' % (name, start) for name, start in starts) or 'none'))
 
 
 def region_dict(region):
@@ -226,11 +236,7 @@ class DevicesTarget(Target):
         for want in self.entries:
             holder, dev = locate(host, want)
             if want['kind'] == 'address' and dev is None and want['state'] == 'present':
-                raise PmemError('%s: no dax device starts at address=%#x (dax devices: %s). Memory the firmware exposes '
-                                'appears as "Soft Reserved" in /proc/iomem and as a dax device once dax_hmem (or, for a '
-                                'CXL region the BIOS set up, dax_cxl) has claimed it; check the address and the kernel '
-                                '(CONFIG_DEV_DAX_HMEM). Nothing was changed'
-                                % (want['name'], want['address'], describe_dax_addresses(host)))
+                raise PmemError(no_device_at(want['name'], want['address'], dax_starts(host)) + '. Nothing was changed')
             if want['state'] == 'absent':
                 plans[want['name']] = self.plan_release(host, want, holder, dev)
                 continue

@@ -271,3 +271,18 @@ def test_tiering_on_a_kernel_with_it_or_nothing_to_tier(facts):
     devices = [{'name': 'pmem-ram0', 'state': 'absent'}]
     assert system_ram_problems(settings(system_ram_devices=devices, system_ram_tiering=True,
                                         system_ram_allow_release=True), facts=facts) == []
+
+
+def test_firmware_memory_at_an_address_no_dax_device_starts_at():
+    """Refused from pmem_info's facts before the role changes anything (the module's own rule, no_device_at):
+    system_ram_boot, which the role runs first, would otherwise write a boot unit for it."""
+    facts = {'ndctl_version': '81', 'dax_devices': [{'chardev': 'dax0.0', 'address': '0x100000000'}]}
+    devices = [{'name': 'hmem-ram0', 'address': '0x100000000'}, {'name': 'hmem-ram1', 'address': 0x300000000},
+               {'name': 'hmem-ram2', 'address': '0x500000000', 'state': 'absent'}]
+    assert system_ram_problems(settings(system_ram_devices=devices, system_ram_allow_release=True), facts=facts) == [
+        'system_ram_devices[1] (hmem-ram1): no dax device starts at address=0x300000000 (dax devices: dax0.0 at '
+        '0x100000000). Memory the firmware exposes appears as "Soft Reserved" in /proc/iomem and as a dax device once '
+        'dax_hmem (or, for a CXL region the BIOS set up, dax_cxl) has claimed it; check the address and the kernel '
+        '(CONFIG_DEV_DAX_HMEM)']
+    facts['dax_devices'] = []
+    assert 'dax devices: none' in system_ram_problems(settings(system_ram_devices=devices[:1]), facts=facts)[0]
