@@ -35,6 +35,7 @@ from ansible_collections.memtier.pmem.plugins.module_utils._pmem import (
 from ansible_collections.memtier.pmem.plugins.module_utils._devices import (
     dax_starts, device_at, memdev_serials, no_device_at, normalize_entries,
 )
+from ansible_collections.memtier.pmem.plugins.module_utils._cxl import region_over
 from ansible_collections.memtier.pmem.plugins.module_utils._plan import Action, Target, find_namespace
 
 ETC_UNITS = '/etc/systemd/system'
@@ -472,9 +473,15 @@ class BootTarget(Target):
             want[TIERING_TMPFILES] = None
         major = host.tool_major('daxctl') or 0
         pmem = [d for d in self.devices if d['kind'] == 'namespace']
-        others = [d for d in self.devices if d['kind'] != 'namespace']
         namespaces = dict((d['name'], find_namespace(host, d['name'])) for d in pmem)
         self.waiting = [d['name'] for d in pmem if namespaces[d['name']] is None or not namespaces[d['name']].uuid]
+        # A CXL region not made yet waits too (system_ram_devices makes it, and may refuse to); its memdevs and
+        # their serial numbers are checked now. Firmware memory has no such step: its dax device is there, or the
+        # entry is refused.
+        cxl = [d for d in self.devices if d['kind'] == 'cxl']
+        serials = dict((d['name'], memdev_serials(host, d)) for d in cxl)
+        self.waiting += [d['name'] for d in cxl if region_over(host, d['cxl']['memdevs']) is None]
+        others = [d for d in self.devices if d['kind'] != 'namespace' and d['name'] not in self.waiting]
         present = [dict(d, uuid=namespaces[d['name']].uuid) for d in pmem if d['name'] not in self.waiting]
         env_files = self.helper_env_files(host)
         helped = others + (present if major < CONFIG_DAXCTL else [])
@@ -498,7 +505,7 @@ class BootTarget(Target):
             env = '%s/%s.env' % (HELPER_CONF_DIR, key)
             if device['kind'] == 'cxl':
                 want[env] = helper_env(device['name'], device['movable'], params['boot_wait'],
-                                       serials=memdev_serials(host, device), size=device['cxl']['size'])
+                                       serials=serials[device['name']], size=device['cxl']['size'])
             else:
                 if device['kind'] == 'address' and device_at(host, device['address']) is None:
                     raise PmemError(no_device_at(device['name'], device['address'], dax_starts(host))

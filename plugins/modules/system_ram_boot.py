@@ -37,8 +37,10 @@ description:
     serial numbers (names change between boots; a memdev without a serial number is refused), waits for its dax
     device and onlines it; for firmware memory it waits for the dax device that starts at the address.
   - The boot configuration of each device with O(devices[].state=absent) is removed.
-  - A device whose namespace does not exist yet (check mode, before M(memtier.pmem.system_ram_devices) made it) is
-    left out and named in RV(waiting); run the module again once it exists.
+  - A device whose namespace or CXL region does not exist yet (check mode, or before
+    M(memtier.pmem.system_ram_devices) made it) is left out and named in RV(waiting); run the module again once it
+    exists. A CXL region's memdevs and their serial numbers are checked all the same. Firmware memory
+    (O(devices[].address)) at an address where no dax device starts is refused.
   - Files written by earlier versions of the role under the same names are recognised and rewritten, not duplicated.
 author:
   - memtier engineers (@memtier)
@@ -175,7 +177,7 @@ boot:
     kmem_loaded: true
     auto_online_blocks: offline
 waiting:
-  description: Devices left out because their namespace does not exist (yet).
+  description: Devices left out because their namespace or CXL region does not exist (yet).
   returned: always
   type: list
   elements: str
