@@ -286,3 +286,5 @@ def test_firmware_memory_at_an_address_no_dax_device_starts_at():
         '(CONFIG_DEV_DAX_HMEM)']
     facts['dax_devices'] = []
     assert 'dax devices: none' in system_ram_problems(settings(system_ram_devices=devices[:1]), facts=facts)[0]
+    facts['dax_devices'] = [{'chardev': 'dax0.0', 'address': '0x100000000'}, {'chardev': 'dax1.0', 'address': None}]
+    assert system_ram_problems(settings(system_ram_devices=devices[1:2]), facts=facts) == []  # dax1.0 could be it
