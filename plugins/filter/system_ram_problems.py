@@ -142,7 +142,7 @@ def _address_on_host(where, device, facts):
         return None  # a device whose start pmem_info could not read could be the one
     address = normalize_entry(device)['address']
     starts = [(dev['chardev'], int(dev['address'], 16)) for dev in devices]
-    if address in [start for _, start in starts]:
+    if address in [start for name, start in starts]:
         return None
     return no_device_at('%s (%s)' % (where, device['name']), address, starts)
 
