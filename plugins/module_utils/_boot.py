@@ -274,7 +274,10 @@ def main(key):
     subprocess.call(['modprobe', 'kmem'])
     # A namespace's device comes up in devdax; since 6.3 the kernel binds a CXL region's (and on 6.12
     # soft-reserved memory's) to kmem itself, and only the onlining is left, once kmem has added the memory.
-    if (address or serials) and mode_of(chardev) == 'system-ram':
+    # Such a device is found before a driver has it (a region just made, or early in boot): daxctl lists it
+    # only once bound, and reconfiguring it meanwhile races the kernel.
+    mode = (waiting(lambda: mode_of(chardev), wait) if address or serials else None)
+    if mode == 'system-ram':
         waiting(lambda: memory_added(chardev), wait)
         argv = [DAXCTL, 'online-memory']
     else:

@@ -298,3 +298,26 @@ def test_boot_helper_waits_for_the_memdevs_then_gives_up(tmp_path):
     assert result.returncode == 1
     assert 'no dax device for the CXL region over serials 0x4d540000 0x4d540001 after 2s' in result.stderr
     assert log.splitlines() == ['cxl list -M', 'cxl list -M']
+
+
+def test_boot_helper_waits_until_a_driver_has_the_device(tmp_path):
+    """A CXL region's dax device is found (daxctl list --idle) before the kernel has bound it to kmem; daxctl
+    lists it only once bound. The helper waits for that instead of reconfiguring it beside the kernel."""
+    daxctl = ('case "$*" in\n'
+              '"list -R -D --idle") echo \'[{"path":"/platform/ACPI0017:00/root0/decoder0.1/region3/dax_region3",'
+              '"id":3,"devices":[{"chardev":"dax3.0","size":2147483648}]}]\';;\n'
+              '"list -d dax3.0")\n'
+              '  n=$(cat "$LOG.n" 2>/dev/null || echo 0); echo $((n + 1)) > "$LOG.n"; echo "daxctl $* ($n)" >> "$LOG"\n'
+              '  [ "$n" -ge 2 ] && echo \'[{"chardev":"dax3.0","size":2147483648,"mode":"system-ram",'
+              '"total_memblocks":16}]\';;\n'
+              '*) echo "daxctl $*" >> "$LOG";; esac\n')
+    cxl = ('case "$*" in\n"list -M") echo \'%s\';;\n'
+           '"list -R -T") echo \'[{"region":"region3","mappings":[{"memdev":"mem0"},{"memdev":"mem1"}]}]\';;\n'
+           'esac\n' % CXL_MEMDEVS)
+    result, log = run_helper(tmp_path, {'cxl': cxl, 'daxctl': daxctl, 'modprobe': MODPROBE},
+                             {'MEMTIER_NAME': 'cxl-ram0', 'MEMTIER_CXL_SERIALS': '0x4d540000 0x4d540001',
+                              'MEMTIER_WAIT': '5', 'MEMTIER_SYSFS': str(fake_sysfs(tmp_path))})
+    assert result.returncode == 0, result.stderr
+    # (0) and (1) not listed yet: wait; (2) system-ram, its mode; (3) all 16 blocks there
+    assert log.splitlines() == ['modprobe kmem', 'daxctl list -d dax3.0 (0)', 'daxctl list -d dax3.0 (1)',
+                                'daxctl list -d dax3.0 (2)', 'daxctl list -d dax3.0 (3)', 'daxctl online-memory dax3.0']
