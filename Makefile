@@ -31,8 +31,8 @@ JOBS ?= 1
 help:
 	@echo "make demo    - boot a QEMU-NVDIMM VM and turn its PMem into system RAM with the collection"
 	@echo "make demo CXL=1 - the same with a CXL VM: cxl_region over two memory expanders, memory_online"
-	@echo "make test    - units (controller and target Pythons), sanity, ansible-lint, docs and changelog lint, the EE check, seven scenarios (PMem, CXL, soft-reserved memory)"
-	@echo "make test-full - make test, then the other seven scenarios and the ansible-core matrix"
+	@echo "make test    - units (controller and target Pythons), sanity, ansible-lint, docs and changelog lint, the EE check, six scenarios (PMem, CXL, soft-reserved memory)"
+	@echo "make test-full - make test, then the other eight scenarios and the ansible-core matrix"
 	@echo "make units   - unit tests only (seconds)"
 	@echo "make molecule SCENARIOS='modules-bookworm' - chosen scenarios only"
 
