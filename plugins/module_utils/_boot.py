@@ -481,9 +481,9 @@ class BootTarget(Target):
         # A CXL region not made yet waits too (system_ram_devices makes it, and may refuse to); its memdevs and
         # their serial numbers are checked now. Firmware memory has no such step: its dax device is there, or the
         # entry is refused.
-        cxl = [d for d in self.devices if d['kind'] == 'cxl']
-        serials = dict((d['name'], memdev_serials(host, d)) for d in cxl)
-        self.waiting += [d['name'] for d in cxl if region_over(host, d['cxl']['memdevs']) is None]
+        regions = [d for d in self.devices if d['kind'] == 'cxl']
+        serials = dict((d['name'], memdev_serials(host, d)) for d in regions)
+        self.waiting += [d['name'] for d in regions if region_over(host, d['cxl']['memdevs']) is None]
         others = [d for d in self.devices if d['kind'] != 'namespace' and d['name'] not in self.waiting]
         present = [dict(d, uuid=namespaces[d['name']].uuid) for d in pmem if d['name'] not in self.waiting]
         env_files = self.helper_env_files(host)

@@ -4,6 +4,7 @@
 """system_ram_boot beyond the cases in cases/system_ram_boot.yml: a second run over the state the first left
 changes nothing, files of the earlier role layout are rewritten in place, and the file formats (the udev
 override, the systemd quoting of the daxctl path, the boot helper for daxctl < 72) do what they say."""
+import ast
 import os
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import sys
 import pytest
 
 from ansible_collections.memtier.pmem.plugins.module_utils import _boot
-from ansible_collections.memtier.pmem.tests.unit.plugins.modules.scripted import ScriptedRunner, run_module
+from ansible_collections.memtier.pmem.tests.unit.plugins.modules.scripted import (
+    ScriptedRunner, module_args, run_module, runner_for,
+)
 
 DEBIAN12_RULE = {
     'dirs': {'/lib/udev/rules.d': ['90-daxctl-device.rules']},
@@ -321,3 +324,22 @@ def test_boot_helper_waits_until_a_driver_has_the_device(tmp_path):
     # (0) and (1) not listed yet: wait; (2) system-ram, its mode; (3) all 16 blocks there
     assert log.splitlines() == ['modprobe kmem', 'daxctl list -d dax3.0 (0)', 'daxctl list -d dax3.0 (1)',
                                 'daxctl list -d dax3.0 (2)', 'daxctl list -d dax3.0 (3)', 'daxctl online-memory dax3.0']
+
+
+def test_the_helper_written_for_a_cxl_region_names_the_tools_as_strings():
+    """Found on the VM (cxl-trixie, 8c7b642): a local name shadowed the cxl tool's path, the helper was written
+    with the device list as CXL = [...] and failed at boot with a NameError. Every tool must be a string."""
+    case = {'id': 'helper-tools', 'fixture': 'cxl-trixie/02-online',
+            'commands': {'cxl list -M': {'out': '[{"memdev":"mem0","serial":1297350656},'
+                                                '{"memdev":"mem1","serial":1297350657}]'}},
+            'params': {'devices': [{'name': 'cxl-ram0', 'cxl_memdevs': ['mem0', 'mem1']}]},
+            'script': [{'cmd': 'systemctl daemon-reload'}]}
+    runner = runner_for(case)
+    result = run_module('system_ram_boot', module_args(case), runner)
+    assert result['changed'] and not result.get('failed'), result
+    tree = ast.parse(runner.state['files'][_boot.HELPER_SCRIPT])
+    tools = dict((node.targets[0].id, node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', None) in ('NDCTL', 'DAXCTL', 'CXL'))
+    assert sorted(tools) == ['CXL', 'DAXCTL', 'NDCTL']
+    assert all(isinstance(value, ast.Constant) and isinstance(value.value, str) for value in tools.values()), \
+        dict((name, ast.dump(value)[:80]) for name, value in tools.items())
